@@ -1,0 +1,68 @@
+# alknet-c: plain Makefile. `make` builds ./alknet; `make test` runs every test;
+# `make run` starts a server on 127.0.0.1:2222 for the invoking user. See README.md.
+
+CC       ?= gcc
+VERSION  := 0.1.0
+BUILD    ?= build
+CSTD     := -std=c17 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -DALKNET_VERSION=\"$(VERSION)\" -MMD -MP
+LDLIBS   += -lcrypto -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+BUILD    := build-san
+endif
+
+SRC      := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libalknet.a
+BIN      := alknet
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean run test unit e2e deps test-deps
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# Installs the Debian packages the build needs when one is missing (no-op otherwise).
+deps:
+	@scripts/install-deps build
+
+test-deps:
+	@scripts/install-deps test
+
+run: deps $(BIN)
+	@scripts/run-default
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: $(BIN)
+	/usr/bin/python3 -m pytest -q tests/e2e
+
+test: test-deps
+	$(MAKE) unit
+	$(MAKE) e2e
+
+clean:
+	rm -rf build build-san $(BIN)
+
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d

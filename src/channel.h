@@ -1,0 +1,45 @@
+/* A direct-tcpip channel: policy check, outbound connect, then the relay (relay.c) until both
+ * directions are done. The session owns its channels; a channel owns its target socket, its
+ * buffer toward the target and its connect in progress. */
+#ifndef ALKNET_CHANNEL_H
+#define ALKNET_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "ssh/buf.h"
+
+struct session;
+struct ssh_channel;
+struct ssh_event;
+struct direct_conn;
+
+struct channel {
+	struct session *sess;
+	struct channel *prev, *next;
+	struct ssh_channel *sch;   /* the engine's channel */
+	struct direct_conn *dial;  /* while connecting */
+	int fd;                    /* target socket, -1 before connect / after close */
+	struct loop_io io;
+	struct sbuf tbuf;          /* client data the target has not taken yet (<= our window) */
+	size_t toff;
+	bool client_eof;           /* EOF from the client: shut the target's write side */
+	bool target_eof;           /* EOF from the target: sent CHANNEL_EOF */
+	bool shut_wr;
+	bool closing;              /* we sent CHANNEL_CLOSE */
+	bool parked;               /* unregistered after a hang-up while the window was shut */
+};
+
+/* Handles SSH_EV_CHANNEL_OPEN: refuses it, or starts the connect and confirms it later. */
+void channel_open(struct session *s, const struct ssh_event *ev);
+void channel_on_eof(struct channel *c);
+/* The engine's channel is gone (both CLOSEs): frees c. */
+void channel_on_close(struct channel *c);
+/* Ends the channel from our side (target error, both directions done): sends CLOSE. */
+void channel_finish(struct channel *c);
+/* Session teardown: frees c without any SSH traffic. */
+void channel_free(struct channel *c);
+
+#endif

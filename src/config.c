@@ -1,0 +1,199 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+#ifndef ALKNET_VERSION
+#define ALKNET_VERSION "0"
+#endif
+
+void config_usage(FILE *out)
+{
+	fprintf(out,
+		"alknet %s - an SSH server that only forwards TCP (direct-tcpip channels)\n"
+		"\n"
+		"Usage: alknet serve --key HOST_KEY --authorized-keys FILE [options]\n"
+		"\n"
+		"Clients connect with any SSH client and public-key auth, then open tunnels:\n"
+		"  ssh -N -D 1080 -p 2222 user@host          SOCKS proxy through the server\n"
+		"  ssh -N -L 8080:target:80 -p 2222 user@host fixed forward\n"
+		"  ssh -W target:22 -p 2222 user@host         stdio forward (ProxyJump)\n"
+		"No shell, no commands, no passwords.\n"
+		"\n"
+		"Options:\n"
+		"  --key PATH                 host private key, OpenSSH format, unencrypted and\n"
+		"                             not readable by others (ssh-keygen -t ed25519 -N '' -f PATH)\n"
+		"  --authorized-keys PATH     OpenSSH authorized_keys file of the allowed client keys\n"
+		"  --listen ADDR:PORT         address to listen on (default 0.0.0.0:22; IPv6: [::]:22)\n"
+		"  --connect-timeout SECONDS  time to reach a tunnel's target (default 10)\n"
+		"  --max-auth-attempts N      failed auth attempts before disconnect (default 10)\n"
+		"  --max-connections-per-ip N open connections allowed per client address\n"
+		"                             (default 0 = unlimited)\n"
+		"  --login-grace-time SECONDS time allowed to authenticate (default 30)\n"
+		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels before\n"
+		"                             disconnecting (default 2)\n"
+		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
+		"  --help                     show this help\n"
+		"  --version                  show the version\n"
+		"\n"
+		"Logs go to stderr, one line per event. Tunnel destinations are never logged.\n",
+		ALKNET_VERSION);
+}
+
+enum {
+	OPT_KEY = 256,
+	OPT_AUTHKEYS,
+	OPT_LISTEN,
+	OPT_CONNECT_TIMEOUT,
+	OPT_MAX_AUTH,
+	OPT_MAX_PER_IP,
+	OPT_GRACE,
+	OPT_DRAIN,
+	OPT_LOG_LEVEL,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "authorized-keys", required_argument, NULL, OPT_AUTHKEYS },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "max-auth-attempts", required_argument, NULL, OPT_MAX_AUTH },
+	{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+	{ "login-grace-time", required_argument, NULL, OPT_GRACE },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Whole non-negative decimal number within [min, max]. */
+static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < min || v > max) {
+		fprintf(stderr, "alknet: --%s: '%s' is not a number from %u to %u\n", opt, s, min,
+			max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen_str = "0.0.0.0:22";
+	cfg->connect_timeout_s = 10;
+	cfg->max_auth_attempts = 10;
+	cfg->login_grace_time_s = 30;
+	cfg->drain_timeout_s = 2;
+	cfg->log_level = LOG_INFO;
+}
+
+static int config_option(int c, const char *arg, struct config *cfg)
+{
+	switch (c) {
+	case OPT_KEY:
+		cfg->key_path = arg;
+		return 0;
+	case OPT_AUTHKEYS:
+		cfg->authorized_keys_path = arg;
+		return 0;
+	case OPT_LISTEN:
+		cfg->listen_str = arg;
+		return 0;
+	case OPT_CONNECT_TIMEOUT:
+		return parse_uint("connect-timeout", arg, 1, 3600, &cfg->connect_timeout_s);
+	case OPT_MAX_AUTH:
+		return parse_uint("max-auth-attempts", arg, 1, 1000, &cfg->max_auth_attempts);
+	case OPT_MAX_PER_IP:
+		return parse_uint("max-connections-per-ip", arg, 0, 1000000,
+				  &cfg->max_connections_per_ip);
+	case OPT_GRACE:
+		return parse_uint("login-grace-time", arg, 1, 3600, &cfg->login_grace_time_s);
+	case OPT_DRAIN:
+		return parse_uint("drain-timeout", arg, 0, 3600, &cfg->drain_timeout_s);
+	case OPT_LOG_LEVEL:
+		if (log_parse_level(arg, &cfg->log_level) == 0)
+			return 0;
+		fprintf(stderr, "alknet: --log-level: '%s' is not one of error, warn, info, debug\n",
+			arg);
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* Checks what getopt can't: required options and the listen address. */
+static int config_check(struct config *cfg)
+{
+	if (cfg->key_path == NULL) {
+		fprintf(stderr, "alknet: --key is required (the host private key)\n");
+		return -1;
+	}
+	if (cfg->authorized_keys_path == NULL) {
+		fprintf(stderr, "alknet: --authorized-keys is required\n");
+		return -1;
+	}
+	if (net_parse_addr(cfg->listen_str, &cfg->listen_addr, &cfg->listen_len) != 0) {
+		fprintf(stderr,
+			"alknet: --listen: '%s' is not ADDR:PORT (e.g. 0.0.0.0:22 or [::]:22)\n",
+			cfg->listen_str);
+		return -1;
+	}
+	return 0;
+}
+
+enum config_result config_parse(int argc, char **argv, struct config *cfg)
+{
+	config_defaults(cfg);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		config_usage(stdout);
+		return CONFIG_EXIT;
+	}
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("alknet %s\n", ALKNET_VERSION);
+		return CONFIG_EXIT;
+	}
+	if (argc < 2 || strcmp(argv[1], "serve") != 0) {
+		fprintf(stderr, "alknet: expected the command 'serve' (see alknet --help)\n");
+		return CONFIG_ERROR;
+	}
+	opterr = 0;
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		if (c == OPT_HELP) {
+			config_usage(stdout);
+			return CONFIG_EXIT;
+		}
+		if (c == OPT_VERSION) {
+			printf("alknet %s\n", ALKNET_VERSION);
+			return CONFIG_EXIT;
+		}
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "alknet: %s '%s' (see alknet --help)\n",
+				c == ':' ? "missing value for option" : "unknown option",
+				argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+		if (config_option(c, optarg, cfg) != 0)
+			return CONFIG_ERROR;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "alknet: unexpected argument '%s' (see alknet --help)\n", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return config_check(cfg) == 0 ? CONFIG_RUN : CONFIG_ERROR;
+}

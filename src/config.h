@@ -1,0 +1,35 @@
+/* Command line of `alknet serve`: parsed once at start into a read-only struct config. */
+#ifndef ALKNET_CONFIG_H
+#define ALKNET_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+struct config {
+	const char *key_path;
+	const char *authorized_keys_path;
+	const char *listen_str;
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_len;
+	unsigned connect_timeout_s;
+	unsigned max_auth_attempts;
+	unsigned max_connections_per_ip;
+	unsigned login_grace_time_s;
+	unsigned drain_timeout_s;
+	enum log_level log_level;
+};
+
+enum config_result {
+	CONFIG_RUN = 0,   /* start the server */
+	CONFIG_EXIT = 1,  /* --help / --version printed: exit 0 */
+	CONFIG_ERROR = 2, /* message printed to stderr: exit 2 */
+};
+
+/* Parses argv (argv[0] is the program, argv[1] should be "serve"). */
+enum config_result config_parse(int argc, char **argv, struct config *cfg);
+void config_usage(FILE *out);
+
+#endif

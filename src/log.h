@@ -1,0 +1,31 @@
+/* Plain log lines on stderr: "<UTC timestamp> LEVEL message key=value ...".
+ * Never pass a tunnel destination, a resolved address or tunnel byte counts to these. */
+#ifndef ALKNET_LOG_H
+#define ALKNET_LOG_H
+
+#include <stddef.h>
+
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN = 1,
+	LOG_INFO = 2,
+	LOG_DEBUG = 3,
+};
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Accepts error, warn, info, debug (any case). Returns 0 or -1. */
+int log_parse_level(const char *s, enum log_level *out);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+
+
+/* Copies a peer-supplied string for a log line: printable ASCII except space, '"', '\\' and
+ * '=' is kept, everything else becomes \xNN, at most 64 input bytes. Returns out. */
+const char *log_safe(const char *in, char *out, size_t outlen);
+#endif

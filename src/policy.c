@@ -1,0 +1,35 @@
+#include "policy.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define RESERVED_PREFIX "alknet-"
+
+enum policy_verdict policy_check(const char *host, size_t host_len, uint32_t port)
+{
+	if (host_len == 0 || host_len > POLICY_MAX_HOST || strlen(host) != host_len)
+		return POLICY_INVALID;
+	/* Reserved names are checked before anything else looks at the host. */
+	if (strncasecmp(host, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0)
+		return POLICY_RESERVED;
+	if (port == 0 || port > 65535)
+		return POLICY_INVALID;
+	for (size_t i = 0; i < host_len; i++) {
+		unsigned char ch = (unsigned char)host[i];
+		if (ch <= 0x20 || ch == 0x7f)
+			return POLICY_INVALID;
+	}
+	return POLICY_ALLOW;
+}
+
+const char *policy_reason_text(enum policy_verdict v)
+{
+	switch (v) {
+	case POLICY_RESERVED:
+		return "reserved destination";
+	case POLICY_INVALID:
+		return "invalid destination";
+	default:
+		return "";
+	}
+}

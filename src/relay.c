@@ -1,0 +1,173 @@
+/* The relay between a target socket and its SSH channel. Client -> target: written straight
+ * to the socket, the rest kept in c->tbuf, the window granted back only for bytes the socket
+ * took. Target -> client: read straight into the SSH output buffer, only as much as the
+ * client's window and the session's output limit allow. */
+#include "relay.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "server.h"
+#include "session.h"
+#include "ssh/ssh.h"
+
+#define RELAY_READS_PER_WAKEUP 16
+#define RELAY_BYTES_PER_WAKEUP (512 * 1024)
+
+static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events);
+
+static struct ssh *chan_ssh(const struct channel *c)
+{
+	return c->sess->ssh;
+}
+
+/* Reads from the target into SSH_MSG_CHANNEL_DATA packets. Returns -1 if the channel ended. */
+static int read_target(struct channel *c)
+{
+	struct ssh *ssh = chan_ssh(c);
+	size_t total = 0;
+
+	for (int i = 0; i < RELAY_READS_PER_WAKEUP && total < RELAY_BYTES_PER_WAKEUP; i++) {
+		size_t max;
+		uint8_t *p = ssh_channel_data_begin(ssh, c->sch, &max);
+		if (p == NULL)
+			break;
+		ssize_t n = recv(c->fd, p, max, 0);
+		if (n > 0) {
+			ssh_channel_data_end(ssh, c->sch, (size_t)n);
+			total += (size_t)n;
+			continue;
+		}
+		ssh_channel_data_end(ssh, c->sch, 0);
+		if (n == 0) {
+			c->target_eof = true;
+			ssh_channel_send_eof(ssh, c->sch);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		channel_finish(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends buffered client data to the target; grants window for what it took. */
+static int flush_target(struct channel *c)
+{
+	while (c->tbuf.len > c->toff) {
+		ssize_t n = send(c->fd, c->tbuf.data + c->toff, c->tbuf.len - c->toff, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->toff += (size_t)n;
+			ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		channel_finish(c);
+		return -1;
+	}
+	sbuf_free(&c->tbuf);
+	c->toff = 0;
+	return 0;
+}
+
+void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
+{
+	if (c == NULL || c->fd == -1 || c->closing)
+		return;
+	if (c->tbuf.len == c->toff) {
+		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			channel_finish(c);
+			return;
+		}
+		if (n > 0) {
+			ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
+			data += n;
+			len -= (size_t)n;
+		}
+	}
+	if (len > 0) {
+		/* Bounded by the window we granted: the client can't send more than that. */
+		sbuf_put(&c->tbuf, data, len);
+	}
+	relay_update(c);
+}
+
+void relay_update(struct channel *c)
+{
+	if (c == NULL || c->fd == -1 || c->closing)
+		return;
+	struct ssh *ssh = chan_ssh(c);
+	bool pending = c->tbuf.len > c->toff;
+
+	if (c->client_eof && !pending && !c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = true;
+	}
+	if (c->target_eof && c->shut_wr) {
+		channel_finish(c);
+		return;
+	}
+	unsigned want = pending ? LOOP_WRITE : 0;
+	if (!c->target_eof) {
+		if (ssh_channel_send_space(ssh, c->sch) > 0) {
+			want |= LOOP_READ;
+		} else {
+			size_t out;
+			ssh_out_data(ssh, &out);
+			if (out >= c->sess->srv->ssh_cfg.out_limit)
+				c->sess->out_blocked = true;
+		}
+	}
+	if (c->parked) {
+		if (!(want & (LOOP_READ | LOOP_WRITE)))
+			return;
+		c->parked = false;
+		loop_io_start(c->sess->srv->loop, &c->io, c->fd, want, relay_io_cb, c);
+		return;
+	}
+	loop_io_set(c->sess->srv->loop, &c->io, want);
+}
+
+static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events)
+{
+	struct channel *c = io->ctx;
+	struct session *s = c->sess;
+
+	if ((events & (LOOP_WRITE | LOOP_ERROR)) && flush_target(c) != 0)
+		goto out;
+	if ((events & (LOOP_READ | LOOP_ERROR)) && !c->target_eof && read_target(c) != 0)
+		goto out;
+	if ((events & LOOP_ERROR) && !c->closing &&
+	    !(io->events & LOOP_READ && ssh_channel_send_space(chan_ssh(c), c->sch) > 0)) {
+		/* A hang-up we can't act on yet (window shut): stop polling until it opens,
+		 * or epoll would report it again at once. */
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err != 0) {
+			channel_finish(c);
+			goto out;
+		}
+		loop_io_stop(l, io);
+		c->parked = true;
+	}
+	relay_update(c);
+out:
+	session_flush(s);
+}
+
+void relay_start(struct channel *c)
+{
+	loop_io_start(c->sess->srv->loop, &c->io, c->fd, 0, relay_io_cb, c);
+	relay_update(c);
+}

@@ -1,0 +1,350 @@
+/* The server: loads keys, listens, accepts, counts connections per address, and shuts down
+ * gracefully on SIGTERM/SIGINT. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/authorized_keys.h"
+#include "log.h"
+#include "net.h"
+#include "resolve.h"
+#include "session.h"
+#include "ssh/key.h"
+#include "xmalloc.h"
+
+#define SERVER_IP_BUCKETS 4096
+#define SERVER_ACCEPTS_PER_WAKEUP 64
+#define SERVER_RESOLVER_THREADS 4
+
+struct ip_count {
+	struct ip_count *next;
+	uint8_t addr[16];
+	uint8_t len;
+	unsigned count;
+};
+
+/* The raw address bytes of a peer (4 or 16). */
+static uint8_t peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	return 16;
+}
+
+static struct ip_count **ip_slot(struct server *srv, const struct sockaddr_storage *ss,
+				 uint8_t key[16], uint8_t *len)
+{
+	*len = peer_key(ss, key);
+	uint32_t h = 2166136261u;
+	for (uint8_t i = 0; i < *len; i++)
+		h = (h ^ key[i]) * 16777619u;
+	struct ip_count **p = &srv->ip_buckets[h % SERVER_IP_BUCKETS];
+	while (*p && ((*p)->len != *len || memcmp((*p)->addr, key, *len) != 0))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Counts one more connection from ss; returns the new count. */
+static unsigned ip_acquire(struct server *srv, const struct sockaddr_storage *ss)
+{
+	uint8_t key[16], len;
+	struct ip_count **p = ip_slot(srv, ss, key, &len);
+
+	if (*p == NULL) {
+		*p = xcalloc(1, sizeof(**p));
+		memcpy((*p)->addr, key, len);
+		(*p)->len = len;
+	}
+	return ++(*p)->count;
+}
+
+static void ip_release(struct server *srv, const struct sockaddr_storage *ss)
+{
+	uint8_t key[16], len;
+	struct ip_count **p = ip_slot(srv, ss, key, &len);
+	struct ip_count *e = *p;
+
+	if (e && --e->count == 0) {
+		*p = e->next;
+		free(e);
+	}
+}
+
+static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
+{
+	unsigned limit = srv->cfg->max_connections_per_ip;
+
+	if (ip_acquire(srv, peer) > limit && limit > 0) {
+		char addr[64];
+		net_addr_str(peer, addr, sizeof(addr));
+		log_warn("connection refused remote_addr=%s reason=max-connections-per-ip limit=%u",
+			 addr, limit);
+		ip_release(srv, peer);
+		close(fd);
+		return;
+	}
+	session_new(srv, fd, peer);
+}
+
+void server_session_opened(struct server *srv, struct session *s)
+{
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->n_sessions++;
+}
+
+static void accept_retry(struct loop *l, void *ctx)
+{
+	struct server *srv = ctx;
+
+	if (!srv->draining)
+		loop_io_set(l, &srv->listen_io, LOOP_READ);
+}
+
+static void on_accept(struct loop *l, struct loop_io *io, unsigned events)
+{
+	struct server *srv = io->ctx;
+
+	(void)events;
+	for (int i = 0; i < SERVER_ACCEPTS_PER_WAKEUP; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&peer, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			accept_one(srv, fd, &peer);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Out of descriptors: pause accepting instead of spinning on the error. */
+			log_warn("accept paused: %s", strerror(errno));
+			loop_io_set(l, io, 0);
+			loop_timer_start(l, &srv->accept_retry, 100, accept_retry, srv);
+		}
+		break;
+	}
+}
+
+void server_session_closed(struct server *srv, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (srv->sessions == s)
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	srv->n_sessions--;
+	ip_release(srv, &s->peer);
+	if (srv->draining && srv->n_sessions == 0)
+		loop_stop(srv->loop);
+}
+
+static void shutdown_all(struct server *srv)
+{
+	for (struct session *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		session_shutdown(s);
+	}
+}
+
+static void drain_expired(struct loop *l, void *ctx)
+{
+	(void)l;
+	shutdown_all(ctx);
+}
+
+/* SIGTERM/SIGINT: stop accepting, let open tunnels run for --drain-timeout, then disconnect
+ * everyone. Idle sessions are disconnected at once. A second signal cuts the wait short. */
+static void start_drain(struct server *srv)
+{
+	if (srv->draining) {
+		shutdown_all(srv);
+		return;
+	}
+	srv->draining = true;
+	log_info("shutting down sessions=%zu drain_timeout=%us", srv->n_sessions,
+		 srv->cfg->drain_timeout_s);
+	loop_io_stop(srv->loop, &srv->listen_io);
+	close(srv->listen_fd);
+	srv->listen_fd = -1;
+	loop_timer_stop(srv->loop, &srv->accept_retry);
+	if (srv->n_sessions == 0) {
+		loop_stop(srv->loop);
+		return;
+	}
+	for (struct session *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->channels == NULL)
+			session_shutdown(s);
+	}
+	if (srv->n_sessions > 0)
+		loop_timer_start(srv->loop, &srv->drain_timer, (uint64_t)srv->cfg->drain_timeout_s * 1000,
+				 drain_expired, srv);
+}
+
+static void on_signal(struct loop *l, struct loop_io *io, unsigned events)
+{
+	struct server *srv = io->ctx;
+	struct signalfd_siginfo si;
+
+	(void)l;
+	(void)events;
+	while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		log_info("signal received signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		start_drain(srv);
+	}
+}
+
+static int setup_signals(struct server *srv)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	srv->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (srv->signal_fd == -1)
+		return -1;
+	return loop_io_start(srv->loop, &srv->signal_io, srv->signal_fd, LOOP_READ, on_signal, srv);
+}
+
+/* Like OpenSSH, refuse a host key others can read. */
+static int load_host_key(struct server *srv, const char *path)
+{
+	struct stat st;
+	char err[256];
+
+	if (stat(path, &st) == -1) {
+		fprintf(stderr, "alknet: cannot read host key %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr,
+			"alknet: host key %s is accessible by others (mode %04o); "
+			"run: chmod 600 %s\n",
+			path, (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	if (ssh_key_load_private(path, &srv->host_key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "alknet: host key %s: %s\n", path, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_authorized_keys(struct server *srv, const char *path)
+{
+	int ret = authkeys_load(path, &srv->authkeys);
+
+	if (ret != 0) {
+		fprintf(stderr, "alknet: cannot read authorized keys %s: %s\n", path, strerror(-ret));
+		return -1;
+	}
+	if (authkeys_count(srv->authkeys) == 0)
+		log_warn("no usable keys in %s: nobody can log in", path);
+	return 0;
+}
+
+static int open_listener(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+
+	srv->listen_fd = net_listen(&cfg->listen_addr, cfg->listen_len, 1024);
+	if (srv->listen_fd < 0) {
+		fprintf(stderr, "alknet: cannot listen on %s: %s\n", cfg->listen_str,
+			strerror(-srv->listen_fd));
+		return -1;
+	}
+	return loop_io_start(srv->loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept, srv);
+}
+
+int server_init(struct server *srv, const struct config *cfg)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->listen_fd = -1;
+	srv->signal_fd = -1;
+	log_set_level(cfg->log_level);
+	loop_timer_init(&srv->drain_timer);
+	loop_timer_init(&srv->accept_retry);
+	if (load_host_key(srv, cfg->key_path) != 0 ||
+	    load_authorized_keys(srv, cfg->authorized_keys_path) != 0)
+		return -1;
+	srv->ssh_cfg.host_keys = &srv->host_key;
+	srv->ssh_cfg.n_host_keys = 1;
+	srv->ip_buckets = xcalloc(SERVER_IP_BUCKETS, sizeof(*srv->ip_buckets));
+	srv->loop = loop_new();
+	if (srv->loop == NULL || setup_signals(srv) != 0) {
+		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
+		return -1;
+	}
+	srv->resolver = resolver_new(srv->loop, SERVER_RESOLVER_THREADS);
+	if (srv->resolver == NULL) {
+		fprintf(stderr, "alknet: cannot start resolver threads\n");
+		return -1;
+	}
+	if (open_listener(srv) != 0)
+		return -1;
+	long nofile = net_raise_nofile();
+	char fp[SSH_KEY_FP_LEN];
+	ssh_key_fingerprint(srv->host_key, fp);
+	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld",
+		 cfg->listen_str, ssh_key_type_name(srv->host_key), fp,
+		 authkeys_count(srv->authkeys), nofile);
+	return 0;
+}
+
+int server_run(struct server *srv)
+{
+	int ret = loop_run(srv->loop);
+
+	if (ret != 0) {
+		log_error("event loop failed: %s", strerror(-ret));
+		return 1;
+	}
+	log_info("stopped");
+	return 0;
+}
+
+void server_free(struct server *srv)
+{
+	while (srv->sessions)
+		session_close(srv->sessions, "server exit");
+	if (srv->resolver)
+		resolver_free(srv->resolver);
+	if (srv->loop) {
+		loop_timer_stop(srv->loop, &srv->drain_timer);
+		loop_timer_stop(srv->loop, &srv->accept_retry);
+		loop_free(srv->loop); /* runs the pending frees */
+	}
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->signal_fd >= 0)
+		close(srv->signal_fd);
+	for (size_t i = 0; srv->ip_buckets && i < SERVER_IP_BUCKETS; i++) {
+		while (srv->ip_buckets[i]) {
+			struct ip_count *e = srv->ip_buckets[i];
+			srv->ip_buckets[i] = e->next;
+			free(e);
+		}
+	}
+	free(srv->ip_buckets);
+	authkeys_free(srv->authkeys);
+	ssh_key_free(srv->host_key);
+}

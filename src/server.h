@@ -1,0 +1,48 @@
+/* The one server object: listening socket, sessions, per-address counts, shutdown. */
+#ifndef ALKNET_SERVER_H
+#define ALKNET_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "ssh/ssh.h"
+
+struct session;
+struct authkeys;
+struct resolver;
+struct ip_count;
+
+struct server {
+	const struct config *cfg;
+	struct loop *loop;
+	struct resolver *resolver;
+	struct ssh_key *host_key;
+	struct authkeys *authkeys;
+	struct ssh_config ssh_cfg;
+	int listen_fd;
+	struct loop_io listen_io;
+	int signal_fd;
+	struct loop_io signal_io;
+	struct loop_timer drain_timer;
+	struct loop_timer accept_retry;
+	struct session *sessions; /* doubly linked through session->next/prev */
+	size_t n_sessions;
+	struct ip_count **ip_buckets;
+	uint64_t next_session_id;
+	bool draining;
+};
+
+/* Loads keys, binds, installs signal handling. Prints a message and returns -1 on failure. */
+int server_init(struct server *srv, const struct config *cfg);
+/* Runs until shutdown completes. Returns the exit status. */
+int server_run(struct server *srv);
+void server_free(struct server *srv);
+
+/* session.c tells the server when a session is gone (per-address count, list, drain). */
+void server_session_opened(struct server *srv, struct session *s);
+void server_session_closed(struct server *srv, struct session *s);
+
+#endif

@@ -1,0 +1,347 @@
+#include "cipher.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "../xmalloc.h"
+#include "buf.h"
+
+struct pkt_cipher {
+	const struct cipher_info *ci;
+	const struct mac_info *mi;
+	EVP_CIPHER_CTX *ctx;  /* chacha20 main key, AES-GCM or AES-CTR */
+	EVP_CIPHER_CTX *hdr;  /* chacha20 header key (length field) */
+	EVP_MAC_CTX *mac;     /* Poly1305 or HMAC */
+	uint8_t iv[12];       /* AES-GCM: 4-byte fixed part + 8-byte invocation counter */
+	bool encrypt;
+};
+
+static const struct cipher_info ciphers[] = {
+	{ "chacha20-poly1305@openssh.com", CIPHER_CHACHAPOLY, 64, 0, 8, 16 },
+	{ "aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16 },
+	{ "aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16 },
+	{ "aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0 },
+	{ "aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0 },
+};
+
+static const struct mac_info macs[] = {
+	{ "hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32 },
+	{ "hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64 },
+};
+
+/* libcrypto algorithm objects, fetched once: fetching per session costs lock round trips. */
+static EVP_CIPHER *evp_ciphers[6];
+static EVP_MAC *evp_poly1305;
+static EVP_MAC *evp_hmac;
+
+static const char *const evp_cipher_names[6] = {
+	NULL, "ChaCha20", "AES-128-GCM", "AES-256-GCM", "AES-128-CTR", "AES-256-CTR",
+};
+
+static const EVP_CIPHER *evp_cipher(enum cipher_id id)
+{
+	if (evp_ciphers[id] == NULL)
+		evp_ciphers[id] = EVP_CIPHER_fetch(NULL, evp_cipher_names[id], NULL);
+	return evp_ciphers[id];
+}
+
+static EVP_MAC *evp_mac(const char *name, EVP_MAC **slot)
+{
+	if (*slot == NULL)
+		*slot = EVP_MAC_fetch(NULL, name, NULL);
+	return *slot;
+}
+
+const struct cipher_info *cipher_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+		if (strlen(ciphers[i].name) == len && memcmp(ciphers[i].name, name, len) == 0)
+			return &ciphers[i];
+	}
+	return NULL;
+}
+
+const struct mac_info *mac_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+		if (strlen(macs[i].name) == len && memcmp(macs[i].name, name, len) == 0)
+			return &macs[i];
+	}
+	return NULL;
+}
+
+const char *cipher_offer(void)
+{
+	return "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
+	       "aes128-ctr,aes256-ctr";
+}
+
+const char *mac_offer(void)
+{
+	return "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
+}
+
+static int setup_chachapoly(struct pkt_cipher *c, const uint8_t *key)
+{
+	const EVP_CIPHER *chacha = evp_cipher(CIPHER_CHACHAPOLY);
+	EVP_MAC *poly = evp_mac("POLY1305", &evp_poly1305);
+
+	c->hdr = EVP_CIPHER_CTX_new();
+	c->mac = poly ? EVP_MAC_CTX_new(poly) : NULL;
+	if (chacha == NULL || c->hdr == NULL || c->mac == NULL)
+		return -1;
+	/* K_2 (main) is the first 32 bytes, K_1 (length) the second. */
+	if (EVP_CipherInit_ex2(c->ctx, chacha, key, NULL, 1, NULL) != 1 ||
+	    EVP_CipherInit_ex2(c->hdr, chacha, key + 32, NULL, 1, NULL) != 1)
+		return -1;
+	return 0;
+}
+
+static int setup_hmac(struct pkt_cipher *c, const uint8_t *mac_key)
+{
+	EVP_MAC *hmac = evp_mac("HMAC", &evp_hmac);
+	char digest[8];
+	OSSL_PARAM params[2];
+
+	strcpy(digest, c->mi->id == MAC_HMAC_SHA256_ETM ? "SHA256" : "SHA512");
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	c->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	if (c->mac == NULL || EVP_MAC_init(c->mac, mac_key, c->mi->key_len, params) != 1)
+		return -1;
+	return 0;
+}
+
+struct pkt_cipher *cipher_new(const struct cipher_info *ci, const struct mac_info *mi,
+			      const uint8_t *key, const uint8_t *iv, const uint8_t *mac_key,
+			      bool encrypt)
+{
+	struct pkt_cipher *c = xcalloc(1, sizeof(*c));
+	int ret = -1;
+
+	c->ci = ci;
+	c->mi = ci->tag_len ? NULL : mi;
+	c->encrypt = encrypt;
+	c->ctx = EVP_CIPHER_CTX_new();
+	if (c->ctx == NULL)
+		goto out;
+	switch (ci->id) {
+	case CIPHER_CHACHAPOLY:
+		ret = setup_chachapoly(c, key);
+		break;
+	case CIPHER_AES128_GCM:
+	case CIPHER_AES256_GCM:
+		memcpy(c->iv, iv, sizeof(c->iv));
+		ret = EVP_CipherInit_ex2(c->ctx, evp_cipher(ci->id), key, NULL, encrypt, NULL) == 1
+			      ? 0 : -1;
+		break;
+	case CIPHER_AES128_CTR:
+	case CIPHER_AES256_CTR:
+		if (c->mi == NULL)
+			break;
+		if (EVP_CipherInit_ex2(c->ctx, evp_cipher(ci->id), key, iv, encrypt, NULL) != 1)
+			break;
+		ret = setup_hmac(c, mac_key);
+		break;
+	default:
+		break;
+	}
+out:
+	if (ret != 0) {
+		cipher_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void cipher_free(struct pkt_cipher *c)
+{
+	if (c == NULL)
+		return;
+	EVP_CIPHER_CTX_free(c->ctx);
+	EVP_CIPHER_CTX_free(c->hdr);
+	EVP_MAC_CTX_free(c->mac);
+	freezero(c, sizeof(*c));
+}
+
+size_t cipher_block(const struct pkt_cipher *c)
+{
+	return c ? c->ci->block : 8;
+}
+
+size_t cipher_tag_len(const struct pkt_cipher *c)
+{
+	if (c == NULL)
+		return 0;
+	return c->ci->tag_len ? c->ci->tag_len : c->mi->tag_len;
+}
+
+/* chacha20 nonce for OpenSSL's 16-byte IV: 64-bit little-endian block counter (0), then the
+ * sequence number as a 64-bit big-endian value, as in the original DJB construction. */
+static void chacha_iv(uint8_t iv[16], uint32_t seq)
+{
+	memset(iv, 0, 16);
+	put_u32be(iv + 12, seq);
+}
+
+/* Runs block 0 of the main key stream to make the Poly1305 key; the context is left at block 1,
+ * which is where the payload starts. */
+static int chacha_poly_key(struct pkt_cipher *c, const uint8_t iv[16], uint8_t polykey[64])
+{
+	int outl;
+
+	memset(polykey, 0, 64);
+	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, iv, 1, NULL) != 1 ||
+	    EVP_CipherUpdate(c->ctx, polykey, &outl, polykey, 64) != 1)
+		return -1;
+	return 0;
+}
+
+static int poly1305_tag(struct pkt_cipher *c, const uint8_t *key, const uint8_t *pkt, size_t n,
+			uint8_t *tag)
+{
+	size_t outl;
+
+	if (EVP_MAC_init(c->mac, key, 32, NULL) != 1 || EVP_MAC_update(c->mac, pkt, n) != 1 ||
+	    EVP_MAC_final(c->mac, tag, &outl, 16) != 1)
+		return -1;
+	return 0;
+}
+
+static int chachapoly_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n,
+			   uint8_t *tag)
+{
+	uint8_t iv[16], polykey[64];
+	int outl, ret = -1;
+
+	chacha_iv(iv, seq);
+	if (EVP_CipherInit_ex2(c->hdr, NULL, NULL, iv, 1, NULL) != 1 ||
+	    EVP_CipherUpdate(c->hdr, pkt, &outl, pkt, 4) != 1)
+		goto out;
+	if (chacha_poly_key(c, iv, polykey) != 0 ||
+	    EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+		goto out;
+	ret = poly1305_tag(c, polykey, pkt, n, tag);
+out:
+	OPENSSL_cleanse(polykey, sizeof(polykey));
+	return ret;
+}
+
+static int chachapoly_open(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n,
+			   const uint8_t *tag)
+{
+	uint8_t iv[16], polykey[64], expect[16];
+	int outl, ret = -1;
+
+	chacha_iv(iv, seq);
+	if (chacha_poly_key(c, iv, polykey) != 0 || poly1305_tag(c, polykey, pkt, n, expect) != 0)
+		goto out;
+	if (CRYPTO_memcmp(expect, tag, 16) != 0)
+		goto out;
+	if (EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+		goto out;
+	put_u32be(pkt, (uint32_t)(n - 4));
+	ret = 0;
+out:
+	OPENSSL_cleanse(polykey, sizeof(polykey));
+	return ret;
+}
+
+/* The 64-bit invocation counter in iv[4..12) counts packets (RFC 5647 §7.1). */
+static void gcm_next_iv(struct pkt_cipher *c)
+{
+	for (int i = 11; i >= 4; i--) {
+		if (++c->iv[i] != 0)
+			break;
+	}
+}
+
+static int gcm_crypt(struct pkt_cipher *c, uint8_t *pkt, size_t n, uint8_t *tag)
+{
+	int outl;
+	uint8_t fin[16];
+
+	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, c->iv, c->encrypt, NULL) != 1 ||
+	    EVP_CipherUpdate(c->ctx, NULL, &outl, pkt, 4) != 1 ||
+	    EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+		return -1;
+	gcm_next_iv(c);
+	if (c->encrypt) {
+		if (EVP_CipherFinal_ex(c->ctx, fin, &outl) != 1)
+			return -1;
+		return EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1 ? 0 : -1;
+	}
+	if (EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1)
+		return -1;
+	return EVP_CipherFinal_ex(c->ctx, fin, &outl) == 1 ? 0 : -1;
+}
+
+/* Encrypt-then-MAC: HMAC over uint32 seq || the packet as sent (length in the clear). */
+static int etm_mac(struct pkt_cipher *c, uint32_t seq, const uint8_t *pkt, size_t n, uint8_t *tag)
+{
+	uint8_t seqb[4];
+	size_t outl;
+
+	put_u32be(seqb, seq);
+	if (EVP_MAC_init(c->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(c->mac, seqb, 4) != 1 ||
+	    EVP_MAC_update(c->mac, pkt, n) != 1 ||
+	    EVP_MAC_final(c->mac, tag, &outl, c->mi->tag_len) != 1)
+		return -1;
+	return 0;
+}
+
+int cipher_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, uint8_t *tag)
+{
+	int outl;
+
+	switch (c->ci->id) {
+	case CIPHER_CHACHAPOLY:
+		return chachapoly_seal(c, seq, pkt, n, tag);
+	case CIPHER_AES128_GCM:
+	case CIPHER_AES256_GCM:
+		return gcm_crypt(c, pkt, n, tag);
+	default:
+		if (EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+			return -1;
+		return etm_mac(c, seq, pkt, n, tag);
+	}
+}
+
+uint32_t cipher_peek_len(struct pkt_cipher *c, uint32_t seq, const uint8_t *first4)
+{
+	uint8_t iv[16], out[4];
+	int outl;
+
+	if (c == NULL || c->ci->id != CIPHER_CHACHAPOLY)
+		return get_u32be(first4);
+	chacha_iv(iv, seq);
+	if (EVP_CipherInit_ex2(c->hdr, NULL, NULL, iv, 1, NULL) != 1 ||
+	    EVP_CipherUpdate(c->hdr, out, &outl, first4, 4) != 1)
+		return UINT32_MAX;
+	return get_u32be(out);
+}
+
+int cipher_open(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, const uint8_t *tag)
+{
+	uint8_t expect[64];
+	int outl;
+
+	switch (c->ci->id) {
+	case CIPHER_CHACHAPOLY:
+		return chachapoly_open(c, seq, pkt, n, tag);
+	case CIPHER_AES128_GCM:
+	case CIPHER_AES256_GCM:
+		return gcm_crypt(c, pkt, n, (uint8_t *)tag);
+	default:
+		if (etm_mac(c, seq, pkt, n, expect) != 0 ||
+		    CRYPTO_memcmp(expect, tag, c->mi->tag_len) != 0)
+			return -1;
+		if (EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+			return -1;
+		return 0;
+	}
+}

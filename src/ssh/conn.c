@@ -1,0 +1,458 @@
+/* Connection protocol (RFC 4254): global requests, channel opens answered later by the caller,
+ * window accounting both ways, data, EOF and CLOSE. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../xmalloc.h"
+#include "internal.h"
+
+#define CONN_MIN_MAXPACKET 64
+#define CONN_MAX_DATA_PACKET (256 * 1024)
+
+static struct ssh_channel *chan_get(struct ssh *s, uint32_t id)
+{
+	return id < s->n_chans ? s->chans[id] : NULL;
+}
+
+/* Allocates the lowest free local id. Returns NULL at the configured limit. */
+static struct ssh_channel *chan_new(struct ssh *s)
+{
+	uint32_t id;
+
+	if (s->open_chans >= s->cfg.max_channels)
+		return NULL;
+	for (id = 0; id < s->n_chans; id++) {
+		if (s->chans[id] == NULL)
+			break;
+	}
+	if (id == s->n_chans) {
+		uint32_t n = s->n_chans ? s->n_chans * 2 : 4;
+		s->chans = xrealloc(s->chans, n * sizeof(*s->chans));
+		memset(s->chans + s->n_chans, 0, (n - s->n_chans) * sizeof(*s->chans));
+		s->n_chans = n;
+	}
+	struct ssh_channel *ch = xcalloc(1, sizeof(*ch));
+	ch->local_id = id;
+	s->chans[id] = ch;
+	s->open_chans++;
+	return ch;
+}
+
+static void chan_free(struct ssh *s, struct ssh_channel *ch)
+{
+	s->chans[ch->local_id] = NULL;
+	s->open_chans--;
+	free(ch);
+	if (s->open_chans == 0) {
+		free(s->chans);
+		s->chans = NULL;
+		s->n_chans = 0;
+	}
+}
+
+void conn_reap(struct ssh *s)
+{
+	if (s->dead_chan) {
+		chan_free(s, s->dead_chan);
+		s->dead_chan = NULL;
+	}
+}
+
+void conn_free_all(struct ssh *s)
+{
+	conn_reap(s);
+	for (uint32_t i = 0; i < s->n_chans && s->chans; i++) {
+		if (s->chans[i])
+			chan_free(s, s->chans[i]);
+	}
+	free(s->chans);
+	s->chans = NULL;
+	s->n_chans = 0;
+}
+
+static void send_open_failure(struct ssh *s, uint32_t remote_id, uint32_t reason,
+			      const char *text)
+{
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_OPEN_FAILURE);
+
+	sbuf_put_u32(b, remote_id);
+	sbuf_put_u32(b, reason);
+	sbuf_put_cstring(b, text);
+	sbuf_put_cstring(b, "");
+	pkt_end(s);
+}
+
+static bool recv_global_request(struct ssh *s, struct sreader *r, struct ssh_event *ev)
+{
+	size_t len;
+	const uint8_t *name = sreader_string(r, &len);
+	bool want_reply = sreader_bool(r);
+
+	if (r->err) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad GLOBAL_REQUEST");
+		return false;
+	}
+	/* We support none: keepalive@openssh.com expects exactly this failure reply. */
+	if (want_reply) {
+		pkt_begin(s, MSG_REQUEST_FAILURE);
+		pkt_end(s);
+	}
+	ev->type = SSH_EV_GLOBAL_REQUEST;
+	ev->name = scratch_str(s, name, len > 64 ? 64 : len);
+	return true;
+}
+
+/* Parses the direct-tcpip fields (RFC 4254 §7.2) into the event. */
+static bool parse_direct_tcpip(struct ssh *s, struct sreader *r, struct ssh_event *ev)
+{
+	size_t hlen, olen;
+	const uint8_t *host = sreader_string(r, &hlen);
+	uint32_t port = sreader_u32(r);
+	const uint8_t *orig = sreader_string(r, &olen);
+	uint32_t orig_port = sreader_u32(r);
+
+	if (r->err)
+		return false;
+	ev->host = scratch_str(s, host, hlen > 1024 ? 1024 : hlen);
+	ev->host_len = hlen;
+	ev->port = port;
+	ev->orig_addr = scratch_str(s, orig, olen > 64 ? 64 : olen);
+	ev->orig_port = orig_port;
+	return true;
+}
+
+static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
+{
+	size_t tlen;
+	const uint8_t *type = sreader_string(r, &tlen);
+	uint32_t sender = sreader_u32(r);
+	uint32_t window = sreader_u32(r);
+	uint32_t maxpacket = sreader_u32(r);
+
+	if (r->err) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_OPEN");
+		return false;
+	}
+	if (maxpacket < CONN_MIN_MAXPACKET) {
+		send_open_failure(s, sender, SSH_OPEN_RESOURCE_SHORTAGE, "packet size too small");
+		return false;
+	}
+	bool direct = sreader_string_eq(type, tlen, "direct-tcpip");
+	if (direct && !parse_direct_tcpip(s, r, ev)) {
+		send_open_failure(s, sender, SSH_OPEN_CONNECT_FAILED, "malformed request");
+		return false;
+	}
+	struct ssh_channel *ch = chan_new(s);
+	if (ch == NULL) {
+		send_open_failure(s, sender, SSH_OPEN_RESOURCE_SHORTAGE, "too many channels");
+		return false;
+	}
+	ch->remote_id = sender;
+	ch->remote_window = window;
+	ch->remote_maxpacket = maxpacket > CONN_MAX_DATA_PACKET ? CONN_MAX_DATA_PACKET : maxpacket;
+	ev->type = SSH_EV_CHANNEL_OPEN;
+	ev->ch = ch;
+	ev->chan_type = scratch_str(s, type, tlen > 64 ? 64 : tlen);
+	return true;
+}
+
+/* WINDOW_ADJUST for what the caller consumed, once the window we granted is half used
+ * (OpenSSH's channel_check_window rule). Held back during a key exchange. */
+static void maybe_adjust(struct ssh *s, struct ssh_channel *ch)
+{
+	if (ch->consumed == 0 || ch->close_sent || ch->close_rcvd || kex_tx_blocked(s))
+		return;
+	if (ch->local_window >= s->cfg.window / 2)
+		return;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_WINDOW_ADJUST);
+	sbuf_put_u32(b, ch->remote_id);
+	sbuf_put_u32(b, ch->consumed);
+	pkt_end(s);
+	ch->local_window += ch->consumed;
+	ch->consumed = 0;
+}
+
+void conn_after_kex(struct ssh *s)
+{
+	for (uint32_t i = 0; i < s->n_chans; i++) {
+		if (s->chans[i])
+			maybe_adjust(s, s->chans[i]);
+	}
+}
+
+/* Accounts received data against the window we granted. Returns false on overrun. */
+static bool take_window(struct ssh *s, struct ssh_channel *ch, size_t len)
+{
+	if (!ch->confirmed || len > ch->local_window || len > s->cfg.max_packet) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "channel window exceeded");
+		return false;
+	}
+	ch->local_window -= (uint32_t)len;
+	return true;
+}
+
+static bool recv_data(struct ssh *s, struct ssh_channel *ch, struct sreader *r, bool extended,
+		      struct ssh_event *ev)
+{
+	size_t len;
+
+	if (extended)
+		sreader_u32(r);
+	const uint8_t *data = sreader_string(r, &len);
+	if (r->err) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_DATA");
+		return false;
+	}
+	if (!take_window(s, ch, len))
+		return false;
+	if (extended || ch->close_sent || ch->eof_rcvd || len == 0) {
+		/* Nobody will read it: hand the window straight back. */
+		ch->consumed += (uint32_t)len;
+		maybe_adjust(s, ch);
+		return false;
+	}
+	ev->type = SSH_EV_CHANNEL_DATA;
+	ev->ch = ch;
+	ev->data = data;
+	ev->len = len;
+	return true;
+}
+
+static bool recv_close(struct ssh *s, struct ssh_channel *ch, struct ssh_event *ev)
+{
+	if (ch->close_rcvd) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "duplicate CHANNEL_CLOSE");
+		return false;
+	}
+	ch->close_rcvd = true;
+	ssh_channel_close(s, ch);
+	s->dead_chan = ch;
+	ev->type = SSH_EV_CHANNEL_CLOSE;
+	ev->ch = ch;
+	return true;
+}
+
+static void recv_channel_request(struct ssh *s, struct ssh_channel *ch, struct sreader *r)
+{
+	size_t len;
+
+	sreader_string(r, &len);
+	bool want_reply = sreader_bool(r);
+	if (!r->err && want_reply && !ch->close_sent) {
+		struct sbuf *b = pkt_begin(s, MSG_CHANNEL_FAILURE);
+		sbuf_put_u32(b, ch->remote_id);
+		pkt_end(s);
+	}
+}
+
+static bool recv_window_adjust(struct ssh *s, struct ssh_channel *ch, struct sreader *r,
+			       struct ssh_event *ev)
+{
+	uint32_t n = sreader_u32(r);
+	uint64_t w = (uint64_t)ch->remote_window + n;
+
+	(void)s;
+	ch->remote_window = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+	if (!ch->window_blocked || n == 0)
+		return false;
+	ch->window_blocked = false;
+	ev->type = SSH_EV_CHANNEL_WINDOW;
+	ev->ch = ch;
+	return true;
+}
+
+/* Messages addressed to one of our channels. */
+static bool recv_channel_msg(struct ssh *s, uint8_t msg, struct sreader *r, struct ssh_event *ev)
+{
+	struct ssh_channel *ch = chan_get(s, sreader_u32(r));
+
+	if (r->err || ch == NULL || (!ch->confirmed && msg != MSG_CHANNEL_CLOSE)) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "message for unknown channel");
+		return false;
+	}
+	switch (msg) {
+	case MSG_CHANNEL_WINDOW_ADJUST:
+		return recv_window_adjust(s, ch, r, ev);
+	case MSG_CHANNEL_DATA:
+	case MSG_CHANNEL_EXTENDED_DATA:
+		return recv_data(s, ch, r, msg == MSG_CHANNEL_EXTENDED_DATA, ev);
+	case MSG_CHANNEL_EOF:
+		if (ch->eof_rcvd || ch->close_sent) {
+			ch->eof_rcvd = true;
+			return false;
+		}
+		ch->eof_rcvd = true;
+		ev->type = SSH_EV_CHANNEL_EOF;
+		ev->ch = ch;
+		return true;
+	case MSG_CHANNEL_CLOSE:
+		return recv_close(s, ch, ev);
+	case MSG_CHANNEL_REQUEST:
+		recv_channel_request(s, ch, r);
+		return false;
+	default: /* CHANNEL_SUCCESS / FAILURE: we send no requests that want them */
+		return false;
+	}
+}
+
+bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev)
+{
+	struct sreader r;
+
+	sreader_init(&r, p + 1, n - 1);
+	switch (p[0]) {
+	case MSG_GLOBAL_REQUEST:
+		return recv_global_request(s, &r, ev);
+	case MSG_REQUEST_SUCCESS:
+	case MSG_REQUEST_FAILURE:
+		return false;
+	case MSG_CHANNEL_OPEN:
+		return recv_open(s, &r, ev);
+	case MSG_CHANNEL_WINDOW_ADJUST:
+	case MSG_CHANNEL_DATA:
+	case MSG_CHANNEL_EXTENDED_DATA:
+	case MSG_CHANNEL_EOF:
+	case MSG_CHANNEL_CLOSE:
+	case MSG_CHANNEL_REQUEST:
+	case MSG_CHANNEL_SUCCESS:
+	case MSG_CHANNEL_FAILURE:
+		return recv_channel_msg(s, p[0], &r, ev);
+	case MSG_CHANNEL_OPEN_CONFIRMATION:
+	case MSG_CHANNEL_OPEN_FAILURE:
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "we opened no channel");
+		return false;
+	default: {
+		struct sbuf *b = pkt_begin(s, MSG_UNIMPLEMENTED);
+		sbuf_put_u32(b, s->rx_seq - 1);
+		pkt_end(s);
+		return false;
+	}
+	}
+}
+
+void ssh_channel_confirm(struct ssh *s, struct ssh_channel *ch)
+{
+	if (ch->confirmed || s->state == ST_CLOSED)
+		return;
+	ch->confirmed = true;
+	ch->local_window = s->cfg.window;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_OPEN_CONFIRMATION);
+	sbuf_put_u32(b, ch->remote_id);
+	sbuf_put_u32(b, ch->local_id);
+	sbuf_put_u32(b, s->cfg.window);
+	sbuf_put_u32(b, s->cfg.max_packet);
+	pkt_end(s);
+}
+
+void ssh_channel_refuse(struct ssh *s, struct ssh_channel *ch, uint32_t reason, const char *text)
+{
+	if (ch->confirmed)
+		return;
+	send_open_failure(s, ch->remote_id, reason, text);
+	chan_free(s, ch);
+}
+
+void ssh_channel_set_user(struct ssh_channel *ch, void *user)
+{
+	ch->user = user;
+}
+
+void *ssh_channel_user(const struct ssh_channel *ch)
+{
+	return ch->user;
+}
+
+uint32_t ssh_channel_id(const struct ssh_channel *ch)
+{
+	return ch->local_id;
+}
+
+size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch)
+{
+	if (s->state == ST_CLOSED || !ch->confirmed || ch->eof_sent || ch->close_sent ||
+	    ch->close_rcvd || kex_tx_blocked(s))
+		return 0;
+	if (s->out.len - s->out_off >= s->cfg.out_limit)
+		return 0;
+	if (ch->remote_window == 0)
+		ch->window_blocked = true;
+	return ch->remote_window;
+}
+
+/* Reserves room in the output buffer for one CHANNEL_DATA packet and returns where its data
+ * goes; the packet header is written by ssh_channel_data_end. */
+uint8_t *ssh_channel_data_begin(struct ssh *s, struct ssh_channel *ch, size_t *max)
+{
+	size_t space = ssh_channel_send_space(s, ch);
+
+	*max = 0;
+	if (space == 0)
+		return NULL;
+	if (space > ch->remote_maxpacket)
+		space = ch->remote_maxpacket;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_DATA);
+	sbuf_put_u32(b, ch->remote_id);
+	sbuf_put_u32(b, 0);
+	sbuf_reserve(b, space + 256 + 64);
+	ch->data_off = b->len;
+	*max = space;
+	return b->data + b->len;
+}
+
+void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n)
+{
+	if (n == 0) {
+		s->out.len = s->pkt_start;
+		s->pkt_buf = NULL;
+		return;
+	}
+	put_u32be(s->out.data + ch->data_off - 4, (uint32_t)n);
+	s->out.len += n;
+	pkt_end(s);
+	ch->remote_window -= (uint32_t)n;
+	if (s->kex_bytes > s->cfg.rekey_bytes)
+		ssh_rekey(s);
+}
+
+size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		size_t max;
+		uint8_t *p = ssh_channel_data_begin(s, ch, &max);
+		if (p == NULL)
+			break;
+		size_t n = len - done < max ? len - done : max;
+		memcpy(p, (const uint8_t *)data + done, n);
+		ssh_channel_data_end(s, ch, n);
+		done += n;
+	}
+	return done;
+}
+
+void ssh_channel_consumed(struct ssh *s, struct ssh_channel *ch, size_t n)
+{
+	ch->consumed += (uint32_t)n;
+	maybe_adjust(s, ch);
+}
+
+void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch)
+{
+	if (!ch->confirmed || ch->eof_sent || ch->close_sent)
+		return;
+	ch->eof_sent = true;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_EOF);
+	sbuf_put_u32(b, ch->remote_id);
+	pkt_end(s);
+}
+
+void ssh_channel_close(struct ssh *s, struct ssh_channel *ch)
+{
+	if (ch->close_sent)
+		return;
+	ch->close_sent = true;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_CLOSE);
+	sbuf_put_u32(b, ch->remote_id);
+	pkt_end(s);
+}

@@ -1,0 +1,462 @@
+/* Key exchange (RFC 4253 §7-8, RFC 8731 curve25519-sha256), strict KEX (PROTOCOL §1.10),
+ * ext-info (RFC 8308) and key derivation. Either side may start a re-key at any time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "../xmalloc.h"
+#include "cipher.h"
+#include "internal.h"
+#include "key.h"
+
+#define KEX_CURVE25519 "curve25519-sha256"
+#define KEX_CURVE25519_LIBSSH "curve25519-sha256@libssh.org"
+#define KEX_STRICT_C "kex-strict-c-v00@openssh.com"
+#define KEX_STRICT_S "kex-strict-s-v00@openssh.com"
+#define SIG_ALGS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
+		 "rsa-sha2-512,rsa-sha2-256"
+
+struct kex {
+	bool ours_sent;
+	bool theirs_rcvd;
+	bool newkeys_sent;
+	bool first;
+	struct sbuf i_s;  /* our KEXINIT payload */
+	struct sbuf i_c;  /* theirs */
+	const struct cipher_info *enc_c2s, *enc_s2c;
+	const struct mac_info *mac_c2s, *mac_s2c;
+	const struct ssh_key *hostkey;
+	char hostkey_alg[32];
+	struct pkt_cipher *next_rx; /* installed when the client's NEWKEYS arrives */
+};
+
+bool kex_peer_in_kex(const struct ssh *s)
+{
+	return s->kex != NULL && s->kex->theirs_rcvd;
+}
+
+bool kex_tx_blocked(const struct ssh *s)
+{
+	return s->kex != NULL && s->kex->ours_sent && !s->kex->newkeys_sent;
+}
+
+bool kex_running(const struct ssh *s)
+{
+	return s->kex != NULL;
+}
+
+void kex_free(struct kex *k)
+{
+	if (k == NULL)
+		return;
+	sbuf_free(&k->i_s);
+	sbuf_free(&k->i_c);
+	cipher_free(k->next_rx);
+	freezero(k, sizeof(*k));
+}
+
+/* Host key algorithm names for a key: RSA keys sign with SHA-2 only. */
+static const char *hostkey_algs(const struct ssh_key *k)
+{
+	return ssh_key_type(k) == SSH_KEY_RSA ? "rsa-sha2-512,rsa-sha2-256" : ssh_key_type_name(k);
+}
+
+static void put_hostkey_list(struct ssh *s, struct sbuf *b)
+{
+	struct sbuf list = { 0 };
+
+	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
+		if (list.len)
+			sbuf_put_u8(&list, ',');
+		const char *a = hostkey_algs(s->cfg.host_keys[i]);
+		sbuf_put(&list, a, strlen(a));
+	}
+	sbuf_put_string(b, list.data, list.len);
+	sbuf_free(&list);
+}
+
+/* Sends our KEXINIT and starts a key exchange (at connection start, on re-key, or in answer to
+ * the peer's KEXINIT). */
+void kex_send_kexinit(struct ssh *s)
+{
+	if (s->kex == NULL) {
+		s->kex = xcalloc(1, sizeof(*s->kex));
+		s->kex->first = s->session_id_len == 0;
+	}
+	struct kex *k = s->kex;
+	struct sbuf *b = &k->i_s;
+	uint8_t cookie[16];
+
+	RAND_bytes(cookie, sizeof(cookie));
+	sbuf_put_u8(b, MSG_KEXINIT);
+	sbuf_put(b, cookie, sizeof(cookie));
+	sbuf_put_cstring(b, k->first ? KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH "," KEX_STRICT_S
+				     : KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH);
+	put_hostkey_list(s, b);
+	sbuf_put_cstring(b, cipher_offer());
+	sbuf_put_cstring(b, cipher_offer());
+	sbuf_put_cstring(b, mac_offer());
+	sbuf_put_cstring(b, mac_offer());
+	sbuf_put_cstring(b, "none");
+	sbuf_put_cstring(b, "none");
+	sbuf_put_cstring(b, "");
+	sbuf_put_cstring(b, "");
+	sbuf_put_u8(b, 0);
+	sbuf_put_u32(b, 0);
+	k->ours_sent = true;
+	struct sbuf *pkt = pkt_begin(s, MSG_KEXINIT);
+	sbuf_put(pkt, b->data + 1, b->len - 1);
+	pkt_end(s);
+}
+
+/* True if name (length len) is one of the comma-separated names in list. */
+static bool list_has(const char *list, const uint8_t *name, size_t len)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == len && memcmp(p, name, len) == 0)
+			return true;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
+/* Walks the client's name-list in order and returns the first name we also offer (RFC 4253
+ * §7.1: the client's preference wins). *first tells whether it was the client's first choice. */
+static bool pick(const uint8_t *clist, size_t clen, const char *ours, const uint8_t **name,
+		 size_t *nlen, bool *first)
+{
+	size_t off = 0;
+	bool is_first = true;
+
+	while (off < clen) {
+		const uint8_t *e = memchr(clist + off, ',', clen - off);
+		size_t n = e ? (size_t)(e - (clist + off)) : clen - off;
+		if (list_has(ours, clist + off, n)) {
+			*name = clist + off;
+			*nlen = n;
+			if (first)
+				*first = is_first;
+			return true;
+		}
+		is_first = false;
+		off += n + 1;
+	}
+	return false;
+}
+
+static bool list_has_bytes(const uint8_t *clist, size_t clen, const char *name)
+{
+	const uint8_t *found;
+	size_t n;
+
+	return pick(clist, clen, name, &found, &n, NULL);
+}
+
+static bool pick_hostkey(struct ssh *s, const uint8_t *clist, size_t clen, bool *first)
+{
+	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
+		const uint8_t *name;
+		size_t n;
+		/* A client list is tried against each key; with one key per type this is exact. */
+		if (pick(clist, clen, hostkey_algs(s->cfg.host_keys[i]), &name, &n, first) &&
+		    n < sizeof(s->kex->hostkey_alg)) {
+			s->kex->hostkey = s->cfg.host_keys[i];
+			memcpy(s->kex->hostkey_alg, name, n);
+			s->kex->hostkey_alg[n] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci,
+		     const uint8_t *ml, size_t mn, const struct mac_info **mi)
+{
+	const uint8_t *name;
+	size_t len;
+
+	if (!pick(l, n, cipher_offer(), &name, &len, NULL))
+		return false;
+	*ci = cipher_find((const char *)name, len);
+	if ((*ci)->tag_len)
+		return true; /* AEAD: the MAC list is not negotiated (PROTOCOL §1.6) */
+	if (!pick(ml, mn, mac_offer(), &name, &len, NULL))
+		return false;
+	*mi = mac_find((const char *)name, len);
+	return true;
+}
+
+/* Parses the client's KEXINIT and negotiates every algorithm. Returns false on failure
+ * (the session has been failed). */
+static bool negotiate(struct ssh *s, const uint8_t *p, size_t n)
+{
+	struct kex *k = s->kex;
+	struct sreader r;
+	const uint8_t *l[10];
+	size_t ln[10];
+	bool kex_first = true, hk_first = true;
+
+	sreader_init(&r, p + 1, n - 1);
+	sreader_bytes(&r, 16);
+	for (int i = 0; i < 10; i++)
+		l[i] = sreader_string(&r, &ln[i]);
+	bool follows = sreader_bool(&r);
+	sreader_u32(&r);
+	if (r.err) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad KEXINIT");
+		return false;
+	}
+	if (k->first) {
+		s->strict_kex = list_has_bytes(l[0], ln[0], KEX_STRICT_C);
+		s->ext_info_c = list_has_bytes(l[0], ln[0], "ext-info-c");
+		if (s->strict_kex && s->rx_packets != 1) {
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "strict KEX: KEXINIT not first");
+			return false;
+		}
+	}
+	const uint8_t *name;
+	size_t len;
+	if (!pick(l[0], ln[0], KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH, &name, &len, &kex_first) ||
+	    !pick_hostkey(s, l[1], ln[1], &hk_first) ||
+	    !pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s) ||
+	    !pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c) ||
+	    !pick(l[6], ln[6], "none", &name, &len, NULL) ||
+	    !pick(l[7], ln[7], "none", &name, &len, NULL)) {
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "no matching algorithm");
+		return false;
+	}
+	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. */
+	s->ignore_next_kex_packet = follows && !(kex_first && hk_first);
+	return true;
+}
+
+void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n)
+{
+	if (s->kex == NULL)
+		kex_send_kexinit(s);
+	if (s->kex->theirs_rcvd) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected KEXINIT");
+		return;
+	}
+	s->kex->theirs_rcvd = true;
+	sbuf_put(&s->kex->i_c, p, n);
+	negotiate(s, p, n);
+}
+
+/* One derived key (RFC 4253 §7.2): HASH(K || H || letter || session_id), extended with
+ * HASH(K || H || K1 || ...) until `need` bytes. kmp is K encoded as mpint. */
+static int derive(const struct ssh *s, const struct sbuf *kmp, const uint8_t *h, size_t hlen,
+		  char letter, uint8_t *out, size_t need)
+{
+	uint8_t buf[128];
+	size_t have = 0;
+	int ret = -1;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || need > sizeof(buf) - 32)
+		goto out;
+	while (have < need) {
+		if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestUpdate(md, kmp->data, kmp->len) != 1 ||
+		    EVP_DigestUpdate(md, h, hlen) != 1)
+			goto out;
+		if (have == 0) {
+			if (EVP_DigestUpdate(md, &letter, 1) != 1 ||
+			    EVP_DigestUpdate(md, s->session_id, s->session_id_len) != 1)
+				goto out;
+		} else if (EVP_DigestUpdate(md, buf, have) != 1) {
+			goto out;
+		}
+		if (EVP_DigestFinal_ex(md, buf + have, NULL) != 1)
+			goto out;
+		have += 32;
+	}
+	memcpy(out, buf, need);
+	ret = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	EVP_MD_CTX_free(md);
+	return ret;
+}
+
+/* Derives both directions' keys; the outgoing cipher is returned, the incoming one is kept
+ * until the client's NEWKEYS. */
+static struct pkt_cipher *make_ciphers(struct ssh *s, const struct sbuf *kmp, const uint8_t *h,
+				       size_t hlen)
+{
+	struct kex *k = s->kex;
+	uint8_t iv[2][64], key[2][64], mac[2][64];
+	struct pkt_cipher *tx = NULL;
+	const struct cipher_info *ci[2] = { k->enc_c2s, k->enc_s2c };
+	const struct mac_info *mi[2] = { k->mac_c2s, k->mac_s2c };
+
+	for (int d = 0; d < 2; d++) {
+		if (derive(s, kmp, h, hlen, (char)('A' + d), iv[d], ci[d]->iv_len ? ci[d]->iv_len : 1) ||
+		    derive(s, kmp, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
+		    derive(s, kmp, h, hlen, (char)('E' + d), mac[d], mi[d] ? mi[d]->key_len : 1))
+			goto out;
+	}
+	k->next_rx = cipher_new(ci[0], mi[0], key[0], iv[0], mac[0], false);
+	tx = cipher_new(ci[1], mi[1], key[1], iv[1], mac[1], true);
+out:
+	OPENSSL_cleanse(iv, sizeof(iv));
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (k->next_rx == NULL) {
+		cipher_free(tx);
+		tx = NULL;
+	}
+	return tx;
+}
+
+/* X25519: our ephemeral public key to q_s, the shared secret to secret. Returns 0 or -1. */
+static int x25519(const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
+{
+	EVP_PKEY *ours = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, q_c, 32);
+	EVP_PKEY_CTX *ctx = ours ? EVP_PKEY_CTX_new(ours, NULL) : NULL;
+	size_t qlen = 32, slen = 32;
+	int ret = -1;
+
+	if (ctx == NULL || peer == NULL)
+		goto out;
+	if (EVP_PKEY_get_raw_public_key(ours, q_s, &qlen) != 1 || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 || EVP_PKEY_derive(ctx, secret, &slen) != 1 ||
+	    slen != 32)
+		goto out;
+	ret = 0;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(ours);
+	EVP_PKEY_free(peer);
+	return ret;
+}
+
+/* H = SHA256(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K) (RFC 8731 §3). */
+static void exchange_hash(struct ssh *s, const uint8_t *q_c, const uint8_t *q_s,
+			  const struct sbuf *kmp, uint8_t h[32])
+{
+	struct kex *k = s->kex;
+	struct sbuf b = { 0 };
+	size_t blob_len;
+	const uint8_t *blob = ssh_key_blob(k->hostkey, &blob_len);
+
+	sbuf_put_cstring(&b, s->client_version);
+	sbuf_put_cstring(&b, ssh_version_string());
+	sbuf_put_string(&b, k->i_c.data, k->i_c.len);
+	sbuf_put_string(&b, k->i_s.data, k->i_s.len);
+	sbuf_put_string(&b, blob, blob_len);
+	sbuf_put_string(&b, q_c, 32);
+	sbuf_put_string(&b, q_s, 32);
+	sbuf_put(&b, kmp->data, kmp->len);
+	EVP_Digest(b.data, b.len, h, NULL, EVP_sha256(), NULL);
+	sbuf_free(&b);
+}
+
+static void send_ext_info(struct ssh *s)
+{
+	struct sbuf *b = pkt_begin(s, MSG_EXT_INFO);
+
+	sbuf_put_u32(b, 1);
+	sbuf_put_cstring(b, "server-sig-algs");
+	sbuf_put_cstring(b, SIG_ALGS);
+	pkt_end(s);
+}
+
+/* Sends KEX_ECDH_REPLY and NEWKEYS, switching our outgoing keys. */
+static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h,
+		       struct pkt_cipher *tx)
+{
+	struct kex *k = s->kex;
+	uint8_t *sig = NULL;
+	size_t siglen, blob_len;
+	const uint8_t *blob = ssh_key_blob(k->hostkey, &blob_len);
+	const char *alg = ssh_key_type(k->hostkey) == SSH_KEY_RSA ? k->hostkey_alg : NULL;
+
+	if (ssh_key_sign(k->hostkey, alg, h, 32, &sig, &siglen) != 0) {
+		cipher_free(tx);
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "host key signature failed");
+		return;
+	}
+	struct sbuf *b = pkt_begin(s, MSG_KEX_ECDH_REPLY);
+	sbuf_put_string(b, blob, blob_len);
+	sbuf_put_string(b, q_s, 32);
+	sbuf_put_string(b, sig, siglen);
+	pkt_end(s);
+	free(sig);
+	pkt_begin(s, MSG_NEWKEYS);
+	pkt_end(s);
+	cipher_free(s->tx);
+	s->tx = tx;
+	if (s->strict_kex)
+		s->tx_seq = 0;
+	k->newkeys_sent = true;
+	if (k->first && s->ext_info_c)
+		send_ext_info(s);
+	transport_flush_deferred(s);
+}
+
+void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
+{
+	struct kex *k = s->kex;
+	struct sreader r;
+	size_t qlen;
+	uint8_t q_s[32], secret[32], h[32];
+	struct sbuf kmp = { 0 };
+
+	if (k == NULL || !k->theirs_rcvd || k->newkeys_sent) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected KEX_ECDH_INIT");
+		return;
+	}
+	sreader_init(&r, p + 1, n - 1);
+	const uint8_t *q_c = sreader_string(&r, &qlen);
+	if (r.err || qlen != 32 || sreader_left(&r) != 0 || x25519(q_c, q_s, secret) != 0) {
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "bad curve25519 key");
+		return;
+	}
+	sbuf_put_mpint(&kmp, secret, 32);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	exchange_hash(s, q_c, q_s, &kmp, h);
+	if (k->first) {
+		memcpy(s->session_id, h, 32);
+		s->session_id_len = 32;
+	}
+	struct pkt_cipher *tx = make_ciphers(s, &kmp, h, 32);
+	sbuf_free(&kmp);
+	if (tx == NULL) {
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "key setup failed");
+		return;
+	}
+	send_reply(s, q_s, h, tx);
+}
+
+bool kex_recv_newkeys(struct ssh *s)
+{
+	struct kex *k = s->kex;
+
+	if (k == NULL || !k->newkeys_sent) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected NEWKEYS");
+		return false;
+	}
+	cipher_free(s->rx);
+	s->rx = k->next_rx;
+	k->next_rx = NULL;
+	if (s->strict_kex)
+		s->rx_seq = 0;
+	if (s->state == ST_KEX)
+		s->state = ST_SERVICE;
+	s->kex_bytes = 0;
+	kex_free(k);
+	s->kex = NULL;
+	conn_after_kex(s);
+	return true;
+}

@@ -1,0 +1,149 @@
+/* The SSH-2 server engine, sans I/O: feed it received bytes, take the bytes it wants sent, and
+ * pull events one at a time. No sockets, clocks or files inside. All answers (auth decisions,
+ * channel confirmations) may come at any later time.
+ *
+ * Typical use:
+ *     p = ssh_in_space(s, &n); r = read(fd, p, n); ssh_in_commit(s, r);
+ *     while (ssh_next_event(s, &ev)) handle(ev);
+ *     p = ssh_out_data(s, &n); w = write(fd, p, n); ssh_out_consume(s, w);
+ */
+#ifndef ALKNET_SSH_H
+#define ALKNET_SSH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ssh;
+struct ssh_channel;
+struct ssh_key;
+
+enum ssh_disconnect_reason {
+	SSH_DISCONNECT_PROTOCOL_ERROR = 2,
+	SSH_DISCONNECT_KEY_EXCHANGE_FAILED = 3,
+	SSH_DISCONNECT_MAC_ERROR = 5,
+	SSH_DISCONNECT_SERVICE_NOT_AVAILABLE = 7,
+	SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED = 8,
+	SSH_DISCONNECT_BY_APPLICATION = 11,
+	SSH_DISCONNECT_TOO_MANY_CONNECTIONS = 12,
+	SSH_DISCONNECT_AUTH_CANCELLED_BY_USER = 13,
+	SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE = 14,
+};
+
+enum ssh_open_failure {
+	SSH_OPEN_ADMINISTRATIVELY_PROHIBITED = 1,
+	SSH_OPEN_CONNECT_FAILED = 2,
+	SSH_OPEN_UNKNOWN_CHANNEL_TYPE = 3,
+	SSH_OPEN_RESOURCE_SHORTAGE = 4,
+};
+
+enum ssh_event_type {
+	SSH_EV_NONE = 0,
+	SSH_EV_KEX_DONE = 1,       /* a key exchange finished; channel data may flow again */
+	SSH_EV_AUTH_REQUEST = 2,   /* answer with ssh_auth_accept / ssh_auth_reject */
+	SSH_EV_AUTH_REFUSED = 3,   /* a non-publickey method was refused (already answered) */
+	SSH_EV_CHANNEL_OPEN = 4,   /* answer with ssh_channel_confirm / ssh_channel_refuse */
+	SSH_EV_CHANNEL_DATA = 5,   /* data/len valid until the next engine call */
+	SSH_EV_CHANNEL_EOF = 6,
+	SSH_EV_CHANNEL_CLOSE = 7,  /* the channel is gone after this event: drop the pointer */
+	SSH_EV_CHANNEL_WINDOW = 8, /* the peer opened the window: more can be sent */
+	SSH_EV_GLOBAL_REQUEST = 9, /* informational; the engine has answered it */
+	SSH_EV_DISCONNECT = 10,    /* the session is over: flush ssh_out_data, then close */
+};
+
+struct ssh_event {
+	enum ssh_event_type type;
+	struct ssh_channel *ch;
+	/* CHANNEL_DATA */
+	const uint8_t *data;
+	size_t len;
+	/* AUTH_REQUEST / AUTH_REFUSED */
+	const char *user;
+	const char *method;
+	const struct ssh_key *key; /* the client's public key */
+	bool has_sig;              /* false: a query ("would you accept this key?") */
+	bool sig_ok;               /* has_sig and the signature verified */
+	/* CHANNEL_OPEN: NUL-terminated copies; host_len tells if host held a NUL */
+	const char *chan_type;
+	const char *host;
+	size_t host_len;
+	uint32_t port;
+	const char *orig_addr;
+	uint32_t orig_port;
+	/* GLOBAL_REQUEST */
+	const char *name;
+	/* DISCONNECT: reason and a short text; peer true if the peer sent it */
+	uint32_t reason;
+	const char *text;
+	bool peer;
+};
+
+struct ssh_config {
+	struct ssh_key *const *host_keys; /* borrowed; must outlive the sessions */
+	size_t n_host_keys;
+	uint32_t window;       /* window granted per channel (default 2 MiB) */
+	uint32_t max_packet;   /* max channel data per packet we accept (default 32 KiB) */
+	size_t out_limit;      /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
+	uint64_t rekey_bytes;  /* start a re-key after this many bytes either way (default 1 GiB) */
+	uint32_t max_channels; /* open channels per session (default 4096) */
+};
+
+/* cfg is copied; host keys are borrowed. The banner is queued for sending at once. */
+struct ssh *ssh_new(const struct ssh_config *cfg);
+void ssh_free(struct ssh *s);
+
+/* Input: space to read into (allocated on demand), then how many bytes were read. */
+uint8_t *ssh_in_space(struct ssh *s, size_t *avail);
+void ssh_in_commit(struct ssh *s, size_t n);
+/* Convenience: copies len bytes in (tests, fuzzers). */
+void ssh_feed(struct ssh *s, const void *data, size_t len);
+
+/* Processes input until one event is ready. Returns false when no event is ready (more input
+ * needed, an answer is pending, or the session is over). */
+bool ssh_next_event(struct ssh *s, struct ssh_event *ev);
+
+/* Output waiting to be written; consume what the socket took. */
+const uint8_t *ssh_out_data(const struct ssh *s, size_t *len);
+void ssh_out_consume(struct ssh *s, size_t n);
+
+/* True once the user is authenticated / once the session has ended. */
+bool ssh_authenticated(const struct ssh *s);
+bool ssh_closed(const struct ssh *s);
+/* Sends DISCONNECT (if the transport allows) and ends the session. */
+void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text);
+/* Starts a server-initiated key exchange (e.g. after a time limit). No-op if one is running. */
+void ssh_rekey(struct ssh *s);
+
+/* Auth answers for the pending AUTH_REQUEST. accept on a query sends PK_OK; accept on a signed
+ * request with sig_ok completes authentication. */
+void ssh_auth_accept(struct ssh *s);
+void ssh_auth_reject(struct ssh *s);
+
+/* Channel open answers. refuse frees the channel. */
+void ssh_channel_confirm(struct ssh *s, struct ssh_channel *ch);
+void ssh_channel_refuse(struct ssh *s, struct ssh_channel *ch, uint32_t reason, const char *text);
+
+void ssh_channel_set_user(struct ssh_channel *ch, void *user);
+void *ssh_channel_user(const struct ssh_channel *ch);
+uint32_t ssh_channel_id(const struct ssh_channel *ch);
+
+/* Sending data: how much may be sent now (0 while re-keying, when the peer's window is shut, or
+ * while ssh_out_data holds out_limit bytes). begin gives a place in the output buffer for up to
+ * *max bytes of data; end frames and encrypts the n bytes written there (n == 0 cancels). */
+size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch);
+uint8_t *ssh_channel_data_begin(struct ssh *s, struct ssh_channel *ch, size_t *max);
+void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n);
+/* Copies up to len bytes; returns how many were taken. */
+size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data, size_t len);
+
+/* The caller has passed n received bytes on (e.g. the target socket took them): the window we
+ * grant the client grows by n, sent as WINDOW_ADJUST in batches. */
+void ssh_channel_consumed(struct ssh *s, struct ssh_channel *ch, size_t n);
+void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch);
+/* Sends CLOSE; the channel stays until the peer's CLOSE arrives (SSH_EV_CHANNEL_CLOSE). */
+void ssh_channel_close(struct ssh *s, struct ssh_channel *ch);
+
+/* Banner we send, e.g. "SSH-2.0-alknet_0.1.0". */
+const char *ssh_version_string(void);
+
+#endif
