@@ -47,7 +47,7 @@ deps:
 	@scripts/install-deps build
 
 test-deps:
-	@scripts/install-deps test
+	@scripts/install-deps build test interop
 
 run: deps $(BIN)
 	@scripts/run-default
@@ -66,3 +66,15 @@ clean:
 	rm -rf build build-san $(BIN)
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d
+
+# Fuzzers (libFuzzer, clang): make fuzz FUZZ_SECONDS=30
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz bench
+fuzz:
+	@scripts/install-deps fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# Benchmark against OpenSSH's sshd in the same run (not part of make test).
+bench: $(BIN)
+	@scripts/install-deps bench
+	bench/run $(BENCH_ARGS)
