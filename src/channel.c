@@ -8,7 +8,7 @@
 
 #include "log.h"
 #include "policy.h"
-#include "proxy/direct.h"
+#include "proxy/outbound.h"
 #include "relay.h"
 #include "server.h"
 #include "session.h"
@@ -39,7 +39,7 @@ static void channel_unlink(struct channel *c)
 static void channel_release_target(struct channel *c)
 {
 	if (c->dial) {
-		direct_cancel(c->dial);
+		outbound_cancel(c->dial);
 		c->dial = NULL;
 	}
 	if (c->fd != -1) {
@@ -48,6 +48,7 @@ static void channel_release_target(struct channel *c)
 		c->fd = -1;
 	}
 	sbuf_free(&c->tbuf);
+	sbuf_free(&c->early);
 	c->toff = 0;
 }
 
@@ -70,22 +71,23 @@ void channel_free(struct channel *c)
 	loop_defer(l, channel_free_cb, c);
 }
 
-static void dial_done(void *ctx, int fd, enum dial_err err)
+static void dial_done(void *ctx, const struct outbound_result *r)
 {
 	struct channel *c = ctx;
 	struct session *s = c->sess;
 
 	c->dial = NULL;
-	if (err != DIAL_OK) {
+	if (r->error) {
 		log_debug("session %llu channel %u: connect failed", (unsigned long long)s->id,
 			  ssh_channel_id(c->sch));
-		ssh_channel_refuse(s->ssh, c->sch, SSH_OPEN_CONNECT_FAILED, dial_strerror(err));
+		ssh_channel_refuse(s->ssh, c->sch, SSH_OPEN_CONNECT_FAILED, r->error);
 		c->sch = NULL;
 		channel_free(c);
 		session_flush(s);
 		return;
 	}
-	c->fd = fd;
+	c->fd = r->fd;
+	sbuf_put(&c->early, r->early, r->early_len);
 	ssh_channel_confirm(s->ssh, c->sch);
 	relay_start(c);
 	session_flush(s);
@@ -97,6 +99,14 @@ static void refuse(struct session *s, const struct ssh_event *ev, uint32_t reaso
 	log_debug("session %llu channel %u: refused (%u)", (unsigned long long)s->id,
 		  ssh_channel_id(ev->ch), reason);
 	ssh_channel_refuse(s->ssh, ev->ch, reason, text);
+}
+
+/* --connect-timeout for direct connections, --proxy-timeout through a proxy. */
+static uint64_t outbound_timeout_ms(const struct server *srv)
+{
+	unsigned s = srv->proxy ? srv->cfg->proxy_timeout_s : srv->cfg->connect_timeout_s;
+
+	return (uint64_t)s * 1000;
 }
 
 void channel_open(struct session *s, const struct ssh_event *ev)
@@ -124,8 +134,8 @@ void channel_open(struct session *s, const struct ssh_event *ev)
 	c->sch = ev->ch;
 	channel_link(s, c);
 	ssh_channel_set_user(ev->ch, c);
-	c->dial = direct_connect(srv->loop, srv->resolver, ev->host, (uint16_t)ev->port,
-				 (uint64_t)srv->cfg->connect_timeout_s * 1000, dial_done, c);
+	c->dial = outbound_start(srv->loop, srv->resolver, srv->proxy, ev->host, (uint16_t)ev->port,
+				 outbound_timeout_ms(srv), dial_done, c);
 }
 
 void channel_on_eof(struct channel *c)

@@ -14,16 +14,17 @@
 struct session;
 struct ssh_channel;
 struct ssh_event;
-struct direct_conn;
+struct outbound;
 
 struct channel {
 	struct session *sess;
 	struct channel *prev, *next;
 	struct ssh_channel *sch;   /* the engine's channel */
-	struct direct_conn *dial;  /* while connecting */
+	struct outbound *dial;     /* while connecting */
 	int fd;                    /* target socket, -1 before connect / after close */
 	struct loop_io io;
 	struct sbuf tbuf;          /* client data the target has not taken yet (<= our window) */
+	struct sbuf early;         /* target data that came with a proxy reply, for the client */
 	size_t toff;
 	bool client_eof;           /* EOF from the client: shut the target's write side */
 	bool target_eof;           /* EOF from the target: sent CHANNEL_EOF */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "net.h"
+#include "proxy/proxy_url.h"
+#include "xmalloc.h"
 
 #ifndef ALKNET_VERSION
 #define ALKNET_VERSION "0"
@@ -37,6 +39,13 @@ void config_usage(FILE *out)
 		"  --login-grace-time SECONDS time allowed to authenticate (default 30)\n"
 		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels before\n"
 		"                             disconnecting (default 2)\n"
+		"  --proxy URL                send every tunnel through an outbound proxy:\n"
+		"                             socks5://[user:pass@]host:port (we resolve names),\n"
+		"                             socks5h://[user:pass@]host:port (the proxy resolves),\n"
+		"                             http://[user:pass@]host:port (HTTP CONNECT)\n"
+		"  --proxy-file PATH          read the proxy URL from a file (keeps credentials out\n"
+		"                             of ps); the environment variable ALKNET_PROXY also works\n"
+		"  --proxy-timeout SECONDS    time to connect through the proxy (default 10)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -55,6 +64,9 @@ enum {
 	OPT_GRACE,
 	OPT_DRAIN,
 	OPT_LOG_LEVEL,
+	OPT_PROXY,
+	OPT_PROXY_FILE,
+	OPT_PROXY_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -69,6 +81,9 @@ static const struct option options[] = {
 	{ "login-grace-time", required_argument, NULL, OPT_GRACE },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "proxy", required_argument, NULL, OPT_PROXY },
+	{ "proxy-file", required_argument, NULL, OPT_PROXY_FILE },
+	{ "proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -99,6 +114,7 @@ static void config_defaults(struct config *cfg)
 	cfg->login_grace_time_s = 30;
 	cfg->drain_timeout_s = 2;
 	cfg->log_level = LOG_INFO;
+	cfg->proxy_timeout_s = 10;
 }
 
 static int config_option(int c, const char *arg, struct config *cfg)
@@ -124,6 +140,14 @@ static int config_option(int c, const char *arg, struct config *cfg)
 		return parse_uint("login-grace-time", arg, 1, 3600, &cfg->login_grace_time_s);
 	case OPT_DRAIN:
 		return parse_uint("drain-timeout", arg, 0, 3600, &cfg->drain_timeout_s);
+	case OPT_PROXY:
+		cfg->proxy_str = arg;
+		return 0;
+	case OPT_PROXY_FILE:
+		cfg->proxy_file = arg;
+		return 0;
+	case OPT_PROXY_TIMEOUT:
+		return parse_uint("proxy-timeout", arg, 1, 3600, &cfg->proxy_timeout_s);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -133,6 +157,71 @@ static int config_option(int c, const char *arg, struct config *cfg)
 	default:
 		return -1;
 	}
+}
+
+/* The first line of the proxy file that is not blank or a # comment, trimmed. */
+static int read_proxy_file(struct config *cfg)
+{
+	FILE *f = fopen(cfg->proxy_file, "r");
+	char line[4096];
+
+	if (f == NULL) {
+		fprintf(stderr, "alknet: --proxy-file: cannot read %s: %s\n", cfg->proxy_file,
+			strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+		p[strcspn(p, "\r\n")] = '\0';
+		size_t n = strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			p[--n] = '\0';
+		if (n == 0 || p[0] == '#')
+			continue;
+		cfg->proxy_file_text = xstrdup(p);
+		break;
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	if (cfg->proxy_file_text == NULL) {
+		fprintf(stderr, "alknet: --proxy-file: no proxy URL in %s\n", cfg->proxy_file);
+		return -1;
+	}
+	cfg->proxy_str = cfg->proxy_file_text;
+	return 0;
+}
+
+/* --proxy wins over --proxy-file, which wins over $ALKNET_PROXY. */
+static int config_proxy(struct config *cfg)
+{
+	char err[160];
+	const char *from = "--proxy";
+
+	if (cfg->proxy_str == NULL && cfg->proxy_file) {
+		from = "--proxy-file";
+		if (read_proxy_file(cfg) != 0)
+			return -1;
+	}
+	if (cfg->proxy_str == NULL && getenv("ALKNET_PROXY") && *getenv("ALKNET_PROXY")) {
+		from = "ALKNET_PROXY";
+		cfg->proxy_str = getenv("ALKNET_PROXY");
+	}
+	if (cfg->proxy_str == NULL)
+		return 0;
+	if (proxy_url_parse(cfg->proxy_str, &cfg->proxy, err, sizeof(err)) != 0) {
+		fprintf(stderr, "alknet: %s: invalid proxy URL: %s\n", from, err);
+		return -1;
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	proxy_url_free(cfg->proxy);
+	cfg->proxy = NULL;
+	if (cfg->proxy_file_text)
+		freezero(cfg->proxy_file_text, strlen(cfg->proxy_file_text));
+	cfg->proxy_file_text = NULL;
 }
 
 /* Checks what getopt can't: required options and the listen address. */
@@ -152,7 +241,7 @@ static int config_check(struct config *cfg)
 			cfg->listen_str);
 		return -1;
 	}
-	return 0;
+	return config_proxy(cfg);
 }
 
 enum config_result config_parse(int argc, char **argv, struct config *cfg)

@@ -8,6 +8,8 @@
 
 #include "log.h"
 
+struct proxy_url;
+
 struct config {
 	const char *key_path;
 	const char *authorized_keys_path;
@@ -20,6 +22,11 @@ struct config {
 	unsigned login_grace_time_s;
 	unsigned drain_timeout_s;
 	enum log_level log_level;
+	const char *proxy_str;      /* --proxy, else the --proxy-file content, else $ALKNET_PROXY */
+	const char *proxy_file;
+	char *proxy_file_text;
+	struct proxy_url *proxy;    /* parsed; NULL for direct connections */
+	unsigned proxy_timeout_s;
 };
 
 enum config_result {
@@ -31,5 +38,6 @@ enum config_result {
 /* Parses argv (argv[0] is the program, argv[1] should be "serve"). */
 enum config_result config_parse(int argc, char **argv, struct config *cfg);
 void config_usage(FILE *out);
+void config_free(struct config *cfg);
 
 #endif

@@ -13,6 +13,7 @@ int main(int argc, char **argv)
 	case CONFIG_EXIT:
 		return 0;
 	case CONFIG_ERROR:
+		config_free(&cfg);
 		return 2;
 	default:
 		break;
@@ -21,5 +22,6 @@ int main(int argc, char **argv)
 	if (server_init(&srv, &cfg) == 0)
 		status = server_run(&srv);
 	server_free(&srv);
+	config_free(&cfg);
 	return status;
 }

@@ -102,12 +102,27 @@ void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 	relay_update(c);
 }
 
+/* Bytes a proxy delivered together with its reply go to the client before anything else
+ * read from the target. Returns true while some are left. */
+static bool send_early(struct channel *c)
+{
+	if (c->early.len == 0)
+		return false;
+	size_t n = ssh_channel_write(chan_ssh(c), c->sch, c->early.data, c->early.len);
+	sbuf_consume(&c->early, n);
+	if (c->early.len > 0)
+		return true;
+	sbuf_free(&c->early);
+	return false;
+}
+
 void relay_update(struct channel *c)
 {
 	if (c == NULL || c->fd == -1 || c->closing)
 		return;
 	struct ssh *ssh = chan_ssh(c);
 	bool pending = c->tbuf.len > c->toff;
+	bool early = send_early(c);
 
 	if (c->client_eof && !pending && !c->shut_wr) {
 		shutdown(c->fd, SHUT_WR);
@@ -119,7 +134,7 @@ void relay_update(struct channel *c)
 	}
 	unsigned want = pending ? LOOP_WRITE : 0;
 	if (!c->target_eof) {
-		if (ssh_channel_send_space(ssh, c->sch) > 0) {
+		if (!early && ssh_channel_send_space(ssh, c->sch) > 0) {
 			want |= LOOP_READ;
 		} else {
 			size_t out;

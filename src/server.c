@@ -14,6 +14,7 @@
 #include "auth/authorized_keys.h"
 #include "log.h"
 #include "net.h"
+#include "proxy/proxy_url.h"
 #include "resolve.h"
 #include "session.h"
 #include "ssh/key.h"
@@ -286,6 +287,7 @@ int server_init(struct server *srv, const struct config *cfg)
 	if (load_host_key(srv, cfg->key_path) != 0 ||
 	    load_authorized_keys(srv, cfg->authorized_keys_path) != 0)
 		return -1;
+	srv->proxy = cfg->proxy;
 	srv->ssh_cfg.host_keys = &srv->host_key;
 	srv->ssh_cfg.n_host_keys = 1;
 	srv->ip_buckets = xcalloc(SERVER_IP_BUCKETS, sizeof(*srv->ip_buckets));
@@ -304,9 +306,13 @@ int server_init(struct server *srv, const struct config *cfg)
 	long nofile = net_raise_nofile();
 	char fp[SSH_KEY_FP_LEN];
 	ssh_key_fingerprint(srv->host_key, fp);
-	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld",
+	char proxy[300] = "none";
+	if (srv->proxy)
+		proxy_url_describe(srv->proxy, proxy, sizeof(proxy));
+	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld "
+		 "proxy=%s",
 		 cfg->listen_str, ssh_key_type_name(srv->host_key), fp,
-		 authkeys_count(srv->authkeys), nofile);
+		 authkeys_count(srv->authkeys), nofile, proxy);
 	return 0;
 }
 

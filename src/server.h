@@ -14,6 +14,7 @@ struct session;
 struct authkeys;
 struct resolver;
 struct ip_count;
+struct proxy_url;
 
 struct server {
 	const struct config *cfg;
@@ -21,6 +22,7 @@ struct server {
 	struct resolver *resolver;
 	struct ssh_key *host_key;
 	struct authkeys *authkeys;
+	struct proxy_url *proxy;  /* NULL: connect directly */
 	struct ssh_config ssh_cfg;
 	int listen_fd;
 	struct loop_io listen_io;

@@ -20,6 +20,8 @@
 #define SESSION_READS_PER_WAKEUP 4
 #define SESSION_CLOSE_FLUSH_MS 2000
 #define SESSION_SHUTDOWN_FLUSH_MS 300
+/* Re-key at least this often even when little data moves (the engine re-keys by volume). */
+#define SESSION_REKEY_MS (3600 * 1000)
 
 static void session_io_cb(struct loop *l, struct loop_io *io, unsigned events);
 
@@ -32,6 +34,15 @@ static void grace_expired(struct loop *l, void *ctx)
 		return;
 	log_info("login grace time exceeded remote_addr=%s", s->addr);
 	session_close(s, "login grace time exceeded");
+}
+
+static void rekey_due(struct loop *l, void *ctx)
+{
+	struct session *s = ctx;
+
+	ssh_rekey(s->ssh);
+	loop_timer_start(l, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
+	session_flush(s);
 }
 
 static void close_flush_expired(struct loop *l, void *ctx)
@@ -53,8 +64,10 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr_st
 	s->ssh = ssh_new(&srv->ssh_cfg);
 	loop_timer_init(&s->grace_timer);
 	loop_timer_init(&s->close_timer);
+	loop_timer_init(&s->rekey_timer);
 	server_session_opened(srv, s);
 	net_set_nodelay(fd);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
 	log_info("connection opened remote_addr=%s transport=tcp", s->addr);
 	if (loop_io_start(srv->loop, &s->io, fd, LOOP_READ, session_io_cb, s) != 0) {
 		session_close(s, "cannot poll");
@@ -85,6 +98,7 @@ void session_close(struct session *s, const char *why)
 	loop_io_stop(s->srv->loop, &s->io);
 	loop_timer_stop(s->srv->loop, &s->grace_timer);
 	loop_timer_stop(s->srv->loop, &s->close_timer);
+	loop_timer_stop(s->srv->loop, &s->rekey_timer);
 	close(s->fd);
 	s->fd = -1;
 	uint64_t ms = loop_now_ms(s->srv->loop) - s->start_ms;
@@ -203,6 +217,7 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept",
 			 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
 		loop_timer_stop(s->srv->loop, &s->grace_timer);
+		loop_timer_start(s->srv->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
 		ssh_auth_accept(s->ssh);
 		return;
 	}

@@ -22,6 +22,7 @@ struct session {
 	struct loop_io io;
 	struct loop_timer grace_timer;
 	struct loop_timer close_timer;
+	struct loop_timer rekey_timer;
 	struct sockaddr_storage peer;
 	char addr[64];
 	uint64_t id;

@@ -1,0 +1,33 @@
+/* The outbound connection of a channel: direct, or through the configured SOCKS5 / SOCKS5h /
+ * HTTP CONNECT proxy. Everything is non-blocking and bounded by one timeout. */
+#ifndef ALKNET_PROXY_OUTBOUND_H
+#define ALKNET_PROXY_OUTBOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct resolver;
+struct proxy_url;
+struct outbound;
+
+struct outbound_result {
+	int fd;              /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
+	const char *error;   /* NULL on success, else the text for CHANNEL_OPEN_FAILURE
+			      * ("connection refused", "proxy: authentication failed", ...) */
+	const uint8_t *early; /* tunnel bytes that arrived with the proxy's reply (may be 0) */
+	size_t early_len;
+};
+
+/* Called once on the loop, never from inside outbound_start. The result's memory is valid only
+ * during the call. The outbound is gone afterwards. */
+typedef void outbound_cb(void *ctx, const struct outbound_result *r);
+
+/* proxy NULL: direct. timeout_ms bounds everything (resolve, connect, proxy handshake). */
+struct outbound *outbound_start(struct loop *l, struct resolver *r, const struct proxy_url *proxy,
+				const char *host, uint16_t port, uint64_t timeout_ms,
+				outbound_cb *cb, void *ctx);
+/* Aborts: closes sockets, the callback is never called. */
+void outbound_cancel(struct outbound *o);
+
+#endif
