@@ -252,6 +252,16 @@ void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n)
 	negotiate(s, p, n);
 }
 
+/* SHA-256, fetched once: passing EVP_sha256() makes libcrypto look it up on every use. */
+static const EVP_MD *kex_sha256(void)
+{
+	static EVP_MD *md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md;
+}
+
 /* One derived key (RFC 4253 §7.2): HASH(K || H || letter || session_id), extended with
  * HASH(K || H || K1 || ...) until `need` bytes. kmp is K encoded as mpint. */
 static int derive(const struct ssh *s, const struct sbuf *kmp, const uint8_t *h, size_t hlen,
@@ -265,7 +275,7 @@ static int derive(const struct ssh *s, const struct sbuf *kmp, const uint8_t *h,
 	if (md == NULL || need > sizeof(buf) - 32)
 		goto out;
 	while (have < need) {
-		if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+		if (EVP_DigestInit_ex(md, kex_sha256(), NULL) != 1 ||
 		    EVP_DigestUpdate(md, kmp->data, kmp->len) != 1 ||
 		    EVP_DigestUpdate(md, h, hlen) != 1)
 			goto out;
@@ -358,7 +368,7 @@ static void exchange_hash(struct ssh *s, const uint8_t *q_c, const uint8_t *q_s,
 	sbuf_put_string(&b, q_c, 32);
 	sbuf_put_string(&b, q_s, 32);
 	sbuf_put(&b, kmp->data, kmp->len);
-	EVP_Digest(b.data, b.len, h, NULL, EVP_sha256(), NULL);
+	EVP_Digest(b.data, b.len, h, NULL, kex_sha256(), NULL);
 	sbuf_free(&b);
 }
 
