@@ -136,11 +136,8 @@ void relay_update(struct channel *c)
 	if (!c->target_eof) {
 		if (!early && ssh_channel_send_space(ssh, c->sch) > 0) {
 			want |= LOOP_READ;
-		} else {
-			size_t out;
-			ssh_out_data(ssh, &out);
-			if (out >= c->sess->srv->ssh_cfg.out_limit)
-				c->sess->out_blocked = true;
+		} else if (ssh_out_full(ssh)) {
+			c->sess->out_blocked = true;
 		}
 	}
 	if (c->parked) {

@@ -290,6 +290,10 @@ int server_init(struct server *srv, const struct config *cfg)
 	srv->proxy = cfg->proxy;
 	srv->ssh_cfg.host_keys = &srv->host_key;
 	srv->ssh_cfg.n_host_keys = 1;
+	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
+	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
+	if (rekey)
+		srv->ssh_cfg.rekey_bytes = strtoull(rekey, NULL, 10);
 	srv->ip_buckets = xcalloc(SERVER_IP_BUCKETS, sizeof(*srv->ip_buckets));
 	srv->loop = loop_new();
 	if (srv->loop == NULL || setup_signals(srv) != 0) {

@@ -172,7 +172,7 @@ void session_flush(struct session *s)
 	}
 	unsigned want = (s->closing ? 0 : LOOP_READ) | (len > 0 ? LOOP_WRITE : 0);
 	loop_io_set(s->srv->loop, &s->io, want);
-	if (s->out_blocked && len < s->srv->ssh_cfg.out_limit / 2) {
+	if (s->out_blocked && ssh_out_low(s->ssh)) {
 		s->out_blocked = false;
 		pump_all(s);
 	}

@@ -372,7 +372,7 @@ size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch)
 	if (s->state == ST_CLOSED || !ch->confirmed || ch->eof_sent || ch->close_sent ||
 	    ch->close_rcvd || kex_tx_blocked(s))
 		return 0;
-	if (s->out.len - s->out_off >= s->cfg.out_limit)
+	if (ssh_out_full(s))
 		return 0;
 	if (ch->remote_window == 0)
 		ch->window_blocked = true;

@@ -106,6 +106,12 @@ bool ssh_next_event(struct ssh *s, struct ssh_event *ev);
 const uint8_t *ssh_out_data(const struct ssh *s, size_t *len);
 void ssh_out_consume(struct ssh *s, size_t n);
 
+/* True while ssh_out_data holds at least out_limit bytes: channel sends are paused until the
+ * caller has written some out. */
+bool ssh_out_full(const struct ssh *s);
+/* True once less than half of out_limit is waiting: a good moment to resume paused channels. */
+bool ssh_out_low(const struct ssh *s);
+
 /* True once the user is authenticated / once the session has ended. */
 bool ssh_authenticated(const struct ssh *s);
 bool ssh_closed(const struct ssh *s);

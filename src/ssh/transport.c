@@ -132,6 +132,16 @@ void ssh_out_consume(struct ssh *s, size_t n)
 	}
 }
 
+bool ssh_out_full(const struct ssh *s)
+{
+	return s->out.len - s->out_off >= s->cfg.out_limit;
+}
+
+bool ssh_out_low(const struct ssh *s)
+{
+	return s->out.len - s->out_off < s->cfg.out_limit / 2;
+}
+
 bool ssh_authenticated(const struct ssh *s)
 {
 	return s->state == ST_CONNECTED;
