@@ -260,8 +260,8 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 	case SSH_EV_GLOBAL_REQUEST:
 		break;
 	case SSH_EV_DISCONNECT:
-		log_debug("session %llu: disconnect: %s", (unsigned long long)s->id,
-			  ev->peer ? "by peer" : "protocol error");
+		log_debug("session %llu: disconnect %s: %s", (unsigned long long)s->id,
+			  ev->peer ? "by peer" : "by us", ev->peer ? "" : ev->text);
 		session_close_after_flush(s, SESSION_CLOSE_FLUSH_MS);
 		break;
 	default:

@@ -321,12 +321,9 @@ bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *
 	case MSG_CHANNEL_OPEN_FAILURE:
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "we opened no channel");
 		return false;
-	default: {
-		struct sbuf *b = pkt_begin(s, MSG_UNIMPLEMENTED);
-		sbuf_put_u32(b, s->rx_seq - 1);
-		pkt_end(s);
+	default:
+		send_unimplemented(s);
 		return false;
-	}
 	}
 }
 

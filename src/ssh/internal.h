@@ -135,6 +135,7 @@ void pkt_end(struct ssh *s);
 void ssh_fail(struct ssh *s, uint32_t reason, const char *text);
 
 void transport_flush_deferred(struct ssh *s);
+void send_unimplemented(struct ssh *s);
 /* Copies a string into the event scratch area and returns it NUL-terminated. */
 const char *scratch_str(struct ssh *s, const uint8_t *p, size_t n);
 

@@ -376,7 +376,8 @@ static int read_packet(struct ssh *s, uint8_t **payload, size_t *plen)
 	return 1;
 }
 
-static void send_unimplemented(struct ssh *s)
+/* SSH_MSG_UNIMPLEMENTED for the packet just received (RFC 4253 §11.4). */
+void send_unimplemented(struct ssh *s)
 {
 	struct sbuf *b = pkt_begin(s, MSG_UNIMPLEMENTED);
 	sbuf_put_u32(b, s->rx_seq - 1);

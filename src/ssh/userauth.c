@@ -14,7 +14,13 @@ void userauth_recv_service_request(struct ssh *s, const uint8_t *p, size_t n)
 	struct sreader r;
 	size_t len;
 
-	if (s->state != ST_SERVICE) {
+	/* Some clients (paramiko) ask again before every auth attempt; OpenSSH allows it until
+	 * authentication succeeds, and so do we. */
+	if (s->state == ST_CONNECTED) {
+		send_unimplemented(s);
+		return;
+	}
+	if (s->state != ST_SERVICE && s->state != ST_USERAUTH) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected SERVICE_REQUEST");
 		return;
 	}
