@@ -409,6 +409,11 @@ static bool msg_allowed(const struct ssh *s, uint8_t msg)
 	if (s->state == ST_KEX && s->strict_kex)
 		return msg == MSG_KEXINIT || msg == MSG_NEWKEYS || msg == MSG_KEX_ECDH_INIT ||
 		       msg == MSG_DISCONNECT;
+	/* RFC 4253 §7.1 allows only transport messages during a key exchange, but some clients
+	 * (asyncssh) keep sending channel traffic during a re-key, and OpenSSH accepts it: so do
+	 * we, after authentication. Our own replies wait for NEWKEYS (pkt_begin). */
+	if (in_kex && s->state == ST_CONNECTED && msg >= MSG_GLOBAL_REQUEST)
+		return true;
 	if (in_kex)
 		return msg <= MSG_DEBUG || (msg >= MSG_KEXINIT && msg < MSG_USERAUTH_REQUEST);
 	if (msg > MSG_KEXINIT && msg < MSG_USERAUTH_REQUEST)
