@@ -47,7 +47,7 @@ deps:
 	@scripts/install-deps build
 
 test-deps:
-	@scripts/install-deps build test interop
+	@scripts/install-deps build test interop proxy
 
 run: deps $(BIN)
 	@scripts/run-default

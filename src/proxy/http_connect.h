@@ -12,7 +12,7 @@
 
 struct http_connect_resp {
 	unsigned status; /* 100..999, valid once the parser returned > 0 */
-	size_t scanned;  /* the parser's progress: zero it before the first call */
+	size_t scanned;	 /* the parser's progress: zero it before the first call */
 };
 
 /* "CONNECT host:port HTTP/1.1\r\nHost: host:port\r\n[Proxy-Authorization: Basic ...\r\n]\r\n",

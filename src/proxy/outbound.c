@@ -29,22 +29,22 @@
 #include "proxy_url.h"
 #include "socks5.h"
 
-#define OUTBOUND_MAX_HOST 255
+#define OUTBOUND_MAX_HOST	 255
 #define OUTBOUND_RESERVED_PREFIX "alknet-"
 /* SOCKS5 replies are at most 262 bytes; the rest of this buffer takes tunnel bytes that come in
  * the same segment. HTTP uses HTTP_CONNECT_MAX_HEADER. */
-#define OUTBOUND_SOCKS_BUF 2048
+#define OUTBOUND_SOCKS_BUF	  2048
 #define OUTBOUND_WARN_INTERVAL_MS 10000
 
 enum outbound_state {
-	OB_DIRECT = 0,    /* no proxy: direct.c does everything */
+	OB_DIRECT = 0,	  /* no proxy: direct.c does everything */
 	OB_RESOLVING = 1, /* socks5://: looking the destination up */
-	OB_DIALING = 2,   /* connecting to the proxy */
+	OB_DIALING = 2,	  /* connecting to the proxy */
 	OB_S5_METHOD = 3, /* greeting sent, waiting for the method choice */
-	OB_S5_AUTH = 4,   /* RFC 1929 request sent, waiting for the status */
+	OB_S5_AUTH = 4,	  /* RFC 1929 request sent, waiting for the status */
 	OB_S5_REPLY = 5,  /* CONNECT sent, waiting for the reply */
-	OB_HTTP = 6,      /* CONNECT sent, reading the response header */
-	OB_FAILED = 7,    /* failed before starting: the timer delivers o->error */
+	OB_HTTP = 6,	  /* CONNECT sent, reading the response header */
+	OB_FAILED = 7,	  /* failed before starting: the timer delivers o->error */
 };
 
 /* Operator problems, each rate-limited on its own. */
@@ -60,24 +60,24 @@ struct outbound {
 	struct loop *loop;
 	struct resolver *resolver;
 	const struct proxy_url *proxy; /* borrowed from the config; NULL: direct */
-	char *host;                    /* destination, for the HTTP request */
+	char *host;		       /* destination, for the HTTP request */
 	uint16_t port;
-	struct socks5_addr dst;        /* destination as the SOCKS5 CONNECT carries it */
-	struct resolve_req *req;       /* while resolving the destination */
-	struct direct_conn *dial;      /* while connecting (to the target or the proxy) */
-	int fd;                        /* proxy socket during the handshake, else -1 */
+	struct socks5_addr dst;	  /* destination as the SOCKS5 CONNECT carries it */
+	struct resolve_req *req;  /* while resolving the destination */
+	struct direct_conn *dial; /* while connecting (to the target or the proxy) */
+	int fd;			  /* proxy socket during the handshake, else -1 */
 	struct loop_io io;
 	struct loop_timer timer;
 	uint64_t deadline_ms;
 	enum outbound_state state;
-	const char *error;             /* OB_FAILED only */
-	uint8_t *out;                  /* request being sent; may hold the password: wiped */
+	const char *error; /* OB_FAILED only */
+	uint8_t *out;	   /* request being sent; may hold the password: wiped */
 	size_t out_len, out_off;
-	uint8_t *in;                   /* what the proxy sent; in[in_off..in_len) is unparsed */
+	uint8_t *in; /* what the proxy sent; in[in_off..in_len) is unparsed */
 	size_t in_len, in_off, in_cap;
 	struct http_connect_resp http;
-	char errbuf[64];               /* a composed failure text ("proxy: HTTP 502") */
-	bool finished;                 /* the callback is running */
+	char errbuf[64]; /* a composed failure text ("proxy: HTTP 502") */
+	bool finished;	 /* the callback is running */
 	outbound_cb *cb;
 	void *ctx;
 };
@@ -119,7 +119,7 @@ static void outbound_free(struct outbound *o)
  * an outbound_cancel() from inside the callback is a no-op. */
 static void outbound_finish(struct outbound *o, const char *error)
 {
-	struct outbound_result r = { .fd = -1, .error = error };
+	struct outbound_result r = {.fd = -1, .error = error};
 
 	if (error == NULL) {
 		loop_io_stop(o->loop, &o->io);
@@ -129,9 +129,8 @@ static void outbound_finish(struct outbound *o, const char *error)
 			r.early = o->in + o->in_off;
 			r.early_len = o->in_len - o->in_off;
 		}
-	} else {
-		log_debug("outbound connect failed: %s", error);
 	}
+	/* The failure text is for the client only: it can describe the destination. */
 	outbound_release(o);
 	o->finished = true;
 	o->cb(o->ctx, &r);
@@ -143,9 +142,8 @@ static void outbound_finish(struct outbound *o, const char *error)
  * the limit is about the log, which is process-wide too. */
 static void outbound_warn(struct outbound *o, enum outbound_warn kind, const char *text)
 {
-	static const char *const what[OB_WARN_KINDS] = { "proxy unreachable",
-							  "proxy authentication failed",
-							  "proxy protocol error" };
+	static const char *const what[OB_WARN_KINDS] = {
+		"proxy unreachable", "proxy authentication failed", "proxy protocol error"};
 	static struct {
 		bool used;
 		uint64_t last_ms;
@@ -165,8 +163,12 @@ static void outbound_warn(struct outbound *o, enum outbound_warn kind, const cha
 	if (strncmp(text, "proxy: ", 7) == 0) {
 		text += 7;
 	}
-	log_warn("%s proxy=%s reason=\"%s\" suppressed=%u", what[kind], desc, text,
-		 seen[kind].held);
+	if (seen[kind].held > 0) {
+		log_warn("%s proxy=%s reason=\"%s\" suppressed=%u", what[kind], desc, text,
+			 seen[kind].held);
+	} else {
+		log_warn("%s proxy=%s reason=\"%s\"", what[kind], desc, text);
+	}
 	seen[kind].used = true;
 	seen[kind].last_ms = now;
 	seen[kind].held = 0;

@@ -72,9 +72,9 @@ static int parse_scheme(const char *s, struct proxy_url *u, const char **rest)
 		const char *prefix;
 		enum proxy_scheme scheme;
 	} schemes[] = {
-		{ "socks5://", PROXY_SOCKS5 },
-		{ "socks5h://", PROXY_SOCKS5H },
-		{ "http://", PROXY_HTTP },
+		{"socks5://", PROXY_SOCKS5},
+		{"socks5h://", PROXY_SOCKS5H},
+		{"http://", PROXY_HTTP},
 	};
 
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -170,7 +170,8 @@ static int parse_hostport(const char *s, struct proxy_url *u, char *err, size_t 
 		colon = strchr(s, ':');
 		end = colon ? colon : s + strcspn(s, "/");
 		if (colon && strchr(colon + 1, ':')) {
-			snprintf(err, errlen, "an IPv6 proxy address must be in brackets: [addr]:port");
+			snprintf(err, errlen,
+				 "an IPv6 proxy address must be in brackets: [addr]:port");
 			return -1;
 		}
 	}
@@ -204,8 +205,9 @@ static int check_credentials(const struct proxy_url *u, char *err, size_t errlen
 		return 0;
 	}
 	if (u->user[0] == '\0' || strlen(u->user) > 255 || (u->pass && strlen(u->pass) > 255)) {
-		snprintf(err, errlen, "SOCKS5 proxy user name must be 1 to 255 bytes, password at "
-				      "most 255");
+		snprintf(err, errlen,
+			 "SOCKS5 proxy user name must be 1 to 255 bytes, password at "
+			 "most 255");
 		return -1;
 	}
 	return 0;
@@ -218,7 +220,8 @@ int proxy_url_parse(const char *s, struct proxy_url **out, char *err, size_t err
 	int ret = -EINVAL;
 
 	if (parse_scheme(s, u, &rest) != 0) {
-		snprintf(err, errlen, "unknown proxy scheme (use socks5://, socks5h:// or http://)");
+		snprintf(err, errlen,
+			 "unknown proxy scheme (use socks5://, socks5h:// or http://)");
 		goto out;
 	}
 	/* The last '@': an unescaped '@' or '/' in the password still works. */
@@ -257,7 +260,7 @@ static void describe_user(const char *user, char *out, size_t outlen)
 
 void proxy_url_describe(const struct proxy_url *u, char *out, size_t outlen)
 {
-	static const char *const names[] = { "", "socks5", "socks5h", "http" };
+	static const char *const names[] = {"", "socks5", "socks5h", "http"};
 	bool v6 = strchr(u->host, ':') != NULL;
 	char user[200] = "";
 

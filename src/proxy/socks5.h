@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SOCKS5_VERSION 5
+#define SOCKS5_VERSION	    5
 #define SOCKS5_AUTH_VERSION 1
-#define SOCKS5_CMD_CONNECT 1
-#define SOCKS5_MAX_NAME 255
+#define SOCKS5_CMD_CONNECT  1
+#define SOCKS5_MAX_NAME	    255
 /* Largest message we build: the RFC 1929 request, 1 + 1 + 255 + 1 + 255 bytes. */
 #define SOCKS5_MAX_REQUEST 513
 /* Largest reply: VER REP RSV ATYP LEN name[255] PORT. */

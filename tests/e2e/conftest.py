@@ -103,6 +103,8 @@ def start_server(keys, tmp_path, *args, authorized=None, host_key=None, listen_h
     listen = ("[%s]:%d" if ":" in listen_host else "%s:%d") % (listen_host, port)
     cmd = [ALKNET, "serve", "--key", host_key or keys.host,
            "--authorized-keys", authorized or keys.authorized, "--listen", listen] + list(args)
+    # ALKNET_WRAPPER runs the server under a tool, e.g. "valgrind --error-exitcode=99 ..."
+    wrapper = wrapper or os.environ.get("ALKNET_WRAPPER", "").split()
     if wrapper:
         cmd = list(wrapper) + cmd
     log = open(log_path, "w")
@@ -224,3 +226,284 @@ def pattern_bytes(n, seed=0):
         out += hashlib.sha256(chunk[:64] + i.to_bytes(8, "big")).digest()[:8] + chunk[8:]
         i += 1
     return bytes(out[:n])
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for test_forwarding/auth/limits/lifecycle/cli/logs: background ssh processes, waiting
+# for local listeners without touching them, a small SOCKS5 client, RSS sampling, HTTP target.
+# ---------------------------------------------------------------------------------------------
+import random  # noqa: E402
+import http.server  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def rand_bytes(n, seed=0):
+    """Deterministic, non-periodic bytes (so reordering or cross-talk changes the hash)."""
+    return random.Random(seed).randbytes(n)
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def ssh_cmd_info(srv, key, *extra, user="tester"):
+    """Like Server.ssh_cmd but with LogLevel=INFO, so ssh prints 'channel 0: open failed: ...'
+    (OpenSSH logs channel open failures at INFO, and the first -o LogLevel given wins)."""
+    cmd = srv.ssh_cmd(key, *extra, user=user)
+    return [("LogLevel=INFO" if a == "LogLevel=ERROR" else a) for a in cmd]
+
+
+def listening_ports():
+    """Local TCP ports in LISTEN state, read from /proc (no connection is made)."""
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def wait_listening(port, timeout=10, proc=None):
+    """Polls until something listens on port; fails early if proc (the ssh client) exits."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if port in listening_ports():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def wait_until(cond, timeout=10, interval=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(interval)
+    return bool(cond())
+
+
+class SshProc:
+    """A background OpenSSH client (ssh -N -L/-D ...), stderr kept in a file."""
+
+    def __init__(self, cmd, stderr_path, listen_port=None, timeout=15):
+        self.cmd = cmd
+        self.stderr_path = stderr_path
+        self.err = open(stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.err)
+        self.port = listen_port
+        if listen_port is not None and not wait_listening(listen_port, timeout, self.proc):
+            self.close()
+            raise RuntimeError("ssh did not start listening on %d: %r\n%s"
+                               % (listen_port, cmd, self.stderr()))
+
+    def stderr(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_ssh_counter = [0]
+
+
+def ssh_bg(srv, key, tmp_path, *extra, listen_port=None, info=False, user="tester"):
+    """Starts ssh -N with the given forwarding options; waits for listen_port if given."""
+    _ssh_counter[0] += 1
+    mk = ssh_cmd_info if info else (lambda s, k, *e, user: s.ssh_cmd(k, *e, user=user))
+    cmd = mk(srv, key, "-N", "-o", "ExitOnForwardFailure=yes", *extra, user=user)
+    path = os.path.join(str(tmp_path), "ssh-%d.stderr" % _ssh_counter[0])
+    return SshProc(cmd, path, listen_port)
+
+
+def ssh_local_forward(srv, key, tmp_path, target_host, target_port, **kw):
+    """ssh -N -L lport:target_host:target_port; returns the SshProc (its .port is lport)."""
+    lport = free_port()
+    host = "[%s]" % target_host if ":" in target_host else target_host
+    return ssh_bg(srv, key, tmp_path, "-L", "127.0.0.1:%d:%s:%d" % (lport, host, target_port),
+                  listen_port=lport, **kw)
+
+
+def ssh_dynamic_forward(srv, key, tmp_path, **kw):
+    """ssh -N -D 127.0.0.1:lport; returns the SshProc (its .port is the SOCKS port)."""
+    lport = free_port()
+    return ssh_bg(srv, key, tmp_path, "-D", "127.0.0.1:%d" % lport, listen_port=lport, **kw)
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        d = sock.recv(n - len(buf))
+        if not d:
+            break
+        buf += d
+    return bytes(buf)
+
+
+def recv_all(sock):
+    """Reads to EOF; returns (sha256 hex, byte count) without keeping the data."""
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = sock.recv(262144)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    return h.hexdigest(), n
+
+
+class Socks5Error(Exception):
+    pass
+
+
+def socks5_connect(proxy_port, host, port, timeout=15):
+    """Opens a CONNECT through a SOCKS5 proxy on 127.0.0.1:proxy_port (ssh -D). host is sent
+    as a domain name unless it is an IP literal. Returns the connected socket.
+
+    OpenSSH's -D answers 'succeeded' before the SSH channel is confirmed, so a failed channel
+    shows up as EOF right after the reply (or instead of it)."""
+    s = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
+    try:
+        s.sendall(b"\x05\x01\x00")
+        if recv_exact(s, 2) != b"\x05\x00":
+            raise Socks5Error("no SOCKS5 method accepted")
+        try:
+            addr = b"\x01" + socket.inet_pton(socket.AF_INET, host)
+        except OSError:
+            try:
+                addr = b"\x04" + socket.inet_pton(socket.AF_INET6, host)
+            except OSError:
+                name = host.encode()
+                addr = b"\x03" + bytes([len(name)]) + name
+        s.sendall(b"\x05\x01\x00" + addr + port.to_bytes(2, "big"))
+        rep = recv_exact(s, 4)
+        if len(rep) < 4 or rep[1] != 0:
+            raise Socks5Error("SOCKS5 connect failed: %r" % rep)
+        alen = {1: 4, 4: 16}.get(rep[3])
+        if alen is None:
+            alen = recv_exact(s, 1)[0]
+        recv_exact(s, alen + 2)
+        return s
+    except BaseException:
+        s.close()
+        raise
+
+
+def socks5_channel_fails(proxy_port, host, port, timeout=15):
+    """True when a SOCKS5 CONNECT through ssh -D ends without a working channel: either a
+    non-success reply or EOF/reset before any data."""
+    try:
+        s = socks5_connect(proxy_port, host, port, timeout)
+    except (Socks5Error, OSError):
+        return True
+    with s:
+        try:
+            return s.recv(1) == b""
+        except OSError:
+            return True
+
+
+def echo_roundtrip(sock, data):
+    """Sends data on sock (from a thread), half-closes, reads the echo to EOF; returns it."""
+    err = []
+
+    def send():
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    out = bytearray()
+    while True:
+        d = sock.recv(262144)
+        if not d:
+            break
+        out += d
+    t.join(30)
+    if err:
+        raise err[0]
+    return bytes(out)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+class HttpTarget:
+    """A tiny threaded HTTP server on loopback answering GET / with a fixed random body."""
+
+    def __init__(self, host="127.0.0.1", body=None):
+        self.body = body if body is not None else rand_bytes(100000, seed=80).hex().encode()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def log_message(self, *a):
+                pass
+
+        cls = http.server.ThreadingHTTPServer
+        if ":" in host:
+            cls = type("HTTP6", (http.server.ThreadingHTTPServer,),
+                       {"address_family": socket.AF_INET6})
+        self.httpd = cls((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_target():
+    srv = HttpTarget()
+    yield srv
+    srv.close()
+
+
+def closed_port(host="127.0.0.1"):
+    """A port nothing listens on (bound then released)."""
+    return free_port(host)
