@@ -10,20 +10,21 @@ OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -DALKNET_VERSION=\"$(VERSION)\" -MMD -MP
 LDLIBS   += -lcrypto -lpthread
 
+BIN      := alknet
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 BUILD    := build-san
+BIN      := build-san/alknet
 endif
 
 SRC      := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libalknet.a
-BIN      := alknet
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean run test unit e2e deps test-deps
+.PHONY: all clean run test unit e2e deps test-deps check-san check-valgrind
 
 all: $(BIN)
 
@@ -56,7 +57,21 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: $(BIN)
-	/usr/bin/python3 -m pytest -q tests/e2e
+	ALKNET_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/e2e
+
+# The e2e tests against the ASan/UBSan build, and the forwarding tests with the server under
+# valgrind: a server that leaks or touches bad memory fails its test at shutdown.
+check-san:
+	$(MAKE) SANITIZE=1 unit
+	$(MAKE) SANITIZE=1 build-san/alknet
+	ALKNET_BIN=$(abspath build-san/alknet) ALKNET_STRICT_EXIT=1 \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		/usr/bin/python3 -m pytest -q tests/e2e --ignore=tests/e2e/test_interop.py
+
+check-valgrind: $(BIN)
+	ALKNET_BIN=$(abspath $(BIN)) ALKNET_WRAPPER="valgrind -q --leak-check=full \
+		--errors-for-leak-kinds=definite --error-exitcode=99" \
+		/usr/bin/python3 -m pytest -q tests/e2e/test_forwarding.py tests/e2e/test_auth.py
 
 test: test-deps
 	$(MAKE) unit

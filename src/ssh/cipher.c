@@ -263,8 +263,9 @@ static void gcm_next_iv(struct pkt_cipher *c)
 static int gcm_crypt(struct pkt_cipher *c, uint8_t *pkt, size_t n, uint8_t *tag)
 {
 	int outl;
-	uint8_t fin[16];
+	uint8_t fin[16], iv[12];
 
+	memcpy(iv, c->iv, sizeof(iv));
 	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, c->iv, c->encrypt, NULL) != 1 ||
 	    EVP_CipherUpdate(c->ctx, NULL, &outl, pkt, 4) != 1 ||
 	    EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
@@ -275,9 +276,16 @@ static int gcm_crypt(struct pkt_cipher *c, uint8_t *pkt, size_t n, uint8_t *tag)
 			return -1;
 		return EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1 ? 0 : -1;
 	}
-	if (EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1)
-		return -1;
-	return EVP_CipherFinal_ex(c->ctx, fin, &outl) == 1 ? 0 : -1;
+	if (EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1 &&
+	    EVP_CipherFinal_ex(c->ctx, fin, &outl) == 1)
+		return 0;
+	/* GCM decrypts while it authenticates: after a bad tag, run the same key stream over the
+	 * packet again so no unauthenticated plaintext is left behind (cipher.h). The next call
+	 * sets the direction again. */
+	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, iv, 1, NULL) != 1 ||
+	    EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
+		OPENSSL_cleanse(pkt + 4, n - 4);
+	return -1;
 }
 
 /* Encrypt-then-MAC: HMAC over uint32 seq || the packet as sent (length in the clear). */

@@ -160,7 +160,7 @@ void userauth_clear(struct ssh *s);
 bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev);
 void conn_free_all(struct ssh *s);
 void conn_reap(struct ssh *s);
-/* After a key exchange: sends held-back window adjustments, reports blocked channels. */
+/* After a key exchange: sends the window adjustments held back during it. */
 void conn_after_kex(struct ssh *s);
 
 #endif

@@ -301,7 +301,7 @@ static int read_version(struct ssh *s)
 		return 0;
 	}
 	size_t len = (size_t)(nl - p);
-	if (len > SSH_MAX_VERSION_LINE) {
+	if (len + 1 > SSH_MAX_VERSION_LINE) { /* 255 bytes with CR LF (RFC 4253 §4.2) */
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "identification line too long");
 		return -1;
 	}

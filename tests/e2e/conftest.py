@@ -127,8 +127,17 @@ def server_factory(keys, tmp_path):
         return srv
 
     yield make
+    # Under a checking tool (ALKNET_WRAPPER=valgrind..., or an ASan build via ALKNET_BIN), a
+    # server still running at the end must shut down cleanly on SIGTERM: exit 0 means no
+    # leak or memory error was reported.
+    strict = bool(os.environ.get("ALKNET_WRAPPER") or os.environ.get("ALKNET_STRICT_EXIT"))
+    failures = []
     for srv in started:
-        srv.stop()
+        running = srv.proc.poll() is None
+        rc = srv.stop(timeout=60)
+        if strict and running and rc != 0:
+            failures.append("server exited %s on SIGTERM; log tail:\n%s" % (rc, srv.log()[-4000:]))
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture
