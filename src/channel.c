@@ -15,6 +15,8 @@
 #include "ssh/ssh.h"
 #include "xmalloc.h"
 
+#define CHANNEL_LINGER_MS 30000
+
 static void channel_link(struct session *s, struct channel *c)
 {
 	c->sess = s;
@@ -65,6 +67,7 @@ void channel_free(struct channel *c)
 	struct loop *l = c->sess->srv->loop;
 
 	channel_release_target(c);
+	loop_timer_stop(l, &c->linger);
 	if (c->sch)
 		ssh_channel_set_user(c->sch, NULL);
 	channel_unlink(c);
@@ -131,6 +134,7 @@ void channel_open(struct session *s, const struct ssh_event *ev)
 	}
 	struct channel *c = xcalloc(1, sizeof(*c));
 	c->fd = -1;
+	loop_timer_init(&c->linger);
 	c->sch = ev->ch;
 	channel_link(s, c);
 	ssh_channel_set_user(ev->ch, c);
@@ -154,7 +158,14 @@ void channel_finish(struct channel *c)
 		return;
 	c->closing = true;
 	channel_release_target(c);
-	ssh_channel_close(s->ssh, c->sch);
+	if (c->sch)
+		ssh_channel_close(s->ssh, c->sch);
+}
+
+static void linger_expired(struct loop *l, void *ctx)
+{
+	(void)l;
+	channel_free(ctx);
 }
 
 void channel_on_close(struct channel *c)
@@ -163,6 +174,12 @@ void channel_on_close(struct channel *c)
 		return;
 	struct session *s = c->sess;
 	c->sch = NULL; /* the engine frees it */
+	if (c->fd != -1 && !c->closing && c->tbuf.len > c->toff) {
+		/* Like OpenSSH: what the client sent before its CLOSE still reaches the target. */
+		loop_timer_start(s->srv->loop, &c->linger, CHANNEL_LINGER_MS, linger_expired, c);
+		relay_update(c);
+		return;
+	}
 	channel_free(c);
 	if (s->srv->draining && s->channels == NULL)
 		session_shutdown(s);

@@ -30,13 +30,17 @@ struct channel {
 	bool target_eof;           /* EOF from the target: sent CHANNEL_EOF */
 	bool shut_wr;
 	bool closing;              /* we sent CHANNEL_CLOSE */
+	struct loop_timer linger;  /* after the client's CLOSE: time left to hand over tbuf */
+	bool dirty;                /* on the session's list of targets to write to */
+	struct channel *dirty_next;
 	bool parked;               /* unregistered after a hang-up while the window was shut */
 };
 
 /* Handles SSH_EV_CHANNEL_OPEN: refuses it, or starts the connect and confirms it later. */
 void channel_open(struct session *s, const struct ssh_event *ev);
 void channel_on_eof(struct channel *c);
-/* The engine's channel is gone (both CLOSEs): frees c. */
+/* The engine's channel is gone (both CLOSEs). Client data already received still goes to
+ * the target (within CHANNEL_LINGER_MS), then c is freed. */
 void channel_on_close(struct channel *c);
 /* Ends the channel from our side (target error, both directions done): sends CLOSE. */
 void channel_finish(struct channel *c);

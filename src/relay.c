@@ -64,7 +64,8 @@ static int flush_target(struct channel *c)
 		ssize_t n = send(c->fd, c->tbuf.data + c->toff, c->tbuf.len - c->toff, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->toff += (size_t)n;
-			ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
+			if (c->sch)
+				ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -83,23 +84,27 @@ void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 {
 	if (c == NULL || c->fd == -1 || c->closing)
 		return;
-	if (c->tbuf.len == c->toff) {
-		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			channel_finish(c);
-			return;
-		}
-		if (n > 0) {
-			ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
-			data += n;
-			len -= (size_t)n;
-		}
+	/* Unsent bytes are bounded by the window we granted; drop the sent ones before they
+	 * outnumber them, so the buffer stays within twice the window. */
+	if (c->toff > 0 && c->toff * 2 >= c->tbuf.len) {
+		memmove(c->tbuf.data, c->tbuf.data + c->toff, c->tbuf.len - c->toff);
+		c->tbuf.len -= c->toff;
+		c->toff = 0;
 	}
-	if (len > 0) {
-		/* Bounded by the window we granted: the client can't send more than that. */
-		sbuf_put(&c->tbuf, data, len);
+	sbuf_put(&c->tbuf, data, len);
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = c->sess->dirty;
+		c->sess->dirty = c;
 	}
-	relay_update(c);
+}
+
+void relay_flush(struct channel *c)
+{
+	if (c->fd == -1 || c->closing)
+		return;
+	if (flush_target(c) == 0)
+		relay_update(c);
 }
 
 /* Bytes a proxy delivered together with its reply go to the client before anything else
@@ -122,6 +127,15 @@ void relay_update(struct channel *c)
 		return;
 	struct ssh *ssh = chan_ssh(c);
 	bool pending = c->tbuf.len > c->toff;
+
+	if (c->sch == NULL) {
+		/* The client closed: only hand over what is left, then go. */
+		if (pending)
+			loop_io_set(c->sess->srv->loop, &c->io, LOOP_WRITE);
+		else
+			channel_free(c);
+		return;
+	}
 	bool early = send_early(c);
 
 	if (c->client_eof && !pending && !c->shut_wr) {
@@ -157,9 +171,9 @@ static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events)
 
 	if ((events & (LOOP_WRITE | LOOP_ERROR)) && flush_target(c) != 0)
 		goto out;
-	if ((events & (LOOP_READ | LOOP_ERROR)) && !c->target_eof && read_target(c) != 0)
+	if ((events & (LOOP_READ | LOOP_ERROR)) && c->sch && !c->target_eof && read_target(c) != 0)
 		goto out;
-	if ((events & LOOP_ERROR) && !c->closing &&
+	if ((events & LOOP_ERROR) && !c->closing && c->sch &&
 	    !(io->events & LOOP_READ && ssh_channel_send_space(chan_ssh(c), c->sch) > 0)) {
 		/* A hang-up we can't act on yet (window shut): stop polling until it opens,
 		 * or epoll would report it again at once. */

@@ -11,8 +11,10 @@ struct channel;
 
 /* The target socket is connected: start relaying. */
 void relay_start(struct channel *c);
-/* Client data for the target (SSH_EV_CHANNEL_DATA). */
+/* Client data for the target (SSH_EV_CHANNEL_DATA): kept until relay_flush, which the session
+ * calls once per pass, so many small packets become one send. */
 void relay_to_target(struct channel *c, const uint8_t *data, size_t len);
+void relay_flush(struct channel *c);
 /* Re-evaluates what to poll for (window opened, output drained, EOF). */
 void relay_update(struct channel *c);
 

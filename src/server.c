@@ -129,8 +129,13 @@ static void on_accept(struct loop *l, struct loop_io *io, unsigned events)
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			/* Out of descriptors: pause accepting instead of spinning on the error. */
-			log_warn("accept paused: %s", strerror(errno));
+			/* Out of descriptors: pause accepting instead of spinning on the error,
+			 * and say so once a minute, not ten times a second. */
+			uint64_t now = loop_now_ms(l);
+			if (srv->accept_warned_ms == 0 || now - srv->accept_warned_ms >= 60000) {
+				log_warn("accept paused: %s (max_fds reached)", strerror(errno));
+				srv->accept_warned_ms = now;
+			}
 			loop_io_set(l, io, 0);
 			loop_timer_start(l, &srv->accept_retry, 100, accept_retry, srv);
 		}

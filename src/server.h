@@ -34,6 +34,7 @@ struct server {
 	size_t n_sessions;
 	struct ip_count **ip_buckets;
 	uint64_t next_session_id;
+	uint64_t accept_warned_ms;
 	bool draining;
 };
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "auth/authorized_keys.h"
 #include "channel.h"
@@ -24,6 +26,7 @@
 #define SESSION_REKEY_MS (3600 * 1000)
 
 static void session_io_cb(struct loop *l, struct loop_io *io, unsigned events);
+static void session_write(struct session *s);
 
 static void grace_expired(struct loop *l, void *ctx)
 {
@@ -127,6 +130,26 @@ void session_shutdown(struct session *s)
 	session_flush(s);
 }
 
+static void flush_deferred(struct loop *l, void *ctx)
+{
+	struct session *s = ctx;
+
+	(void)l;
+	s->flush_queued = false;
+	if (!s->freed)
+		session_write(s);
+}
+
+/* Output made anywhere during one loop pass goes out in one write after the pass (a channel
+ * confirmation, its first data and an EOF share one segment instead of three). */
+void session_flush(struct session *s)
+{
+	if (s->freed || s->flush_queued)
+		return;
+	s->flush_queued = true;
+	loop_defer(s->srv->loop, flush_deferred, s);
+}
+
 int session_channel_count(const struct session *s)
 {
 	int n = 0;
@@ -146,7 +169,7 @@ static void pump_all(struct session *s)
 }
 
 /* Writes as much SSH output as the socket takes; arms LOOP_WRITE only while some is left. */
-void session_flush(struct session *s)
+static void session_write(struct session *s)
 {
 	size_t len;
 	const uint8_t *p;
@@ -275,8 +298,18 @@ static void session_process(struct session *s)
 
 	while (!s->freed && ssh_next_event(s->ssh, &ev))
 		handle_event(s, &ev);
-	if (!s->freed)
-		session_flush(s);
+	/* Client data was gathered per channel: one send per target per pass. */
+	struct channel *c = s->dirty;
+	s->dirty = NULL;
+	while (c) {
+		struct channel *next = c->dirty_next;
+		c->dirty = false;
+		c->dirty_next = NULL;
+		if (!s->freed)
+			relay_flush(c);
+		c = next;
+	}
+	session_flush(s);
 }
 
 /* Reads a bounded amount per wake-up so one busy session can't starve the others. */
@@ -288,6 +321,10 @@ static void session_read(struct session *s)
 		ssize_t n = read(s->fd, p, avail);
 		if (n > 0) {
 			ssh_in_commit(s->ssh, (size_t)n);
+			/* During the handshake, acknowledge at once: clients without TCP_NODELAY
+			 * otherwise wait a delayed-ACK period (40 ms) between two small writes. */
+			if (!ssh_authenticated(s->ssh))
+				setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
 			if ((size_t)n < avail)
 				break;
 			continue;

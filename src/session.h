@@ -30,6 +30,8 @@ struct session {
 	unsigned auth_failures;
 	bool out_blocked;  /* channels stopped reading because output was full */
 	bool closing;      /* flushing the last bytes before closing */
+	bool flush_queued; /* a write is scheduled for the end of this loop pass */
+	struct channel *dirty; /* channels with client data to send after this pass */
 	bool freed;
 };
 
