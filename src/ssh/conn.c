@@ -137,6 +137,11 @@ static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
 		send_open_failure(s, sender, SSH_OPEN_RESOURCE_SHORTAGE, "packet size too small");
 		return false;
 	}
+	if (memchr(type, '\0', tlen) != NULL) {
+		/* The event carries the type as a C string: a NUL would disguise it. */
+		send_open_failure(s, sender, SSH_OPEN_UNKNOWN_CHANNEL_TYPE, "bad channel type");
+		return false;
+	}
 	bool direct = sreader_string_eq(type, tlen, "direct-tcpip");
 	if (direct && !parse_direct_tcpip(s, r, ev)) {
 		send_open_failure(s, sender, SSH_OPEN_CONNECT_FAILED, "malformed request");

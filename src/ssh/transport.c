@@ -114,7 +114,7 @@ static void release_in(struct ssh *s)
 const uint8_t *ssh_out_data(const struct ssh *s, size_t *len)
 {
 	*len = s->out.len - s->out_off;
-	return s->out.data + s->out_off;
+	return *len ? s->out.data + s->out_off : (const uint8_t *)"";
 }
 
 void ssh_out_consume(struct ssh *s, size_t n)
@@ -289,9 +289,12 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text)
  * first, so anything else is a protocol mismatch. Returns 1 done, 0 need more, -1 failed. */
 static int read_version(struct ssh *s)
 {
-	const uint8_t *p = s->in.data + s->in_off;
 	size_t avail = s->in.len - s->in_off;
-	const uint8_t *nl = avail ? memchr(p, '\n', avail) : NULL;
+
+	if (avail == 0)
+		return 0; /* no buffer at all yet: don't form a pointer from NULL */
+	const uint8_t *p = s->in.data + s->in_off;
+	const uint8_t *nl = memchr(p, '\n', avail);
 
 	if (nl == NULL) {
 		if (avail > SSH_MAX_VERSION_LINE) {
@@ -340,12 +343,12 @@ static bool rx_len_ok(const struct ssh *s, uint32_t len)
  * Returns 1 with the payload, 0 if more input is needed, -1 if the session failed. */
 static int read_packet(struct ssh *s, uint8_t **payload, size_t *plen)
 {
-	uint8_t *p = s->in.data + s->in_off;
 	size_t avail = s->in.len - s->in_off;
 	size_t tag_len = cipher_tag_len(s->rx);
 
 	if (avail < 4)
 		return 0;
+	uint8_t *p = s->in.data + s->in_off;
 	if (s->rx_len == 0) {
 		uint32_t len = cipher_peek_len(s->rx, s->rx_seq, p);
 		if (!rx_len_ok(s, len)) {

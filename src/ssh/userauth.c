@@ -127,7 +127,9 @@ bool userauth_recv_request(struct ssh *s, const uint8_t *p, size_t n, struct ssh
 		return false; /* a client's opening question, not an attempt */
 	ev->type = SSH_EV_AUTH_REFUSED;
 	ev->user = scratch_str(s, user, ulen);
-	ev->method = scratch_str(s, method, mlen > 32 ? 32 : mlen);
+	/* Reported as a C string: a NUL inside would disguise the method. */
+	ev->method = memchr(method, '\0', mlen) ? "(invalid)"
+						: scratch_str(s, method, mlen > 32 ? 32 : mlen);
 	userauth_clear(s);
 	return true;
 }
