@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -14,7 +15,8 @@
 #include "session.h"
 #include "ssh/ssh.h"
 
-#define RELAY_READS_PER_WAKEUP 16
+#define RELAY_READS_PER_WAKEUP 4
+#define RELAY_IOV 8
 #define RELAY_BYTES_PER_WAKEUP (512 * 1024)
 
 static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events);
@@ -24,24 +26,25 @@ static struct ssh *chan_ssh(const struct channel *c)
 	return c->sess->ssh;
 }
 
-/* Reads from the target into SSH_MSG_CHANNEL_DATA packets. Returns -1 if the channel ended. */
+/* Reads from the target straight into SSH_MSG_CHANNEL_DATA packets, several per readv().
+ * Returns -1 if the channel ended. */
 static int read_target(struct channel *c)
 {
 	struct ssh *ssh = chan_ssh(c);
+	struct iovec iov[RELAY_IOV];
 	size_t total = 0;
 
 	for (int i = 0; i < RELAY_READS_PER_WAKEUP && total < RELAY_BYTES_PER_WAKEUP; i++) {
-		size_t max;
-		uint8_t *p = ssh_channel_data_begin(ssh, c->sch, &max);
-		if (p == NULL)
+		size_t cnt = ssh_channel_data_reserve(ssh, c->sch, iov, RELAY_IOV);
+		if (cnt == 0)
 			break;
-		ssize_t n = recv(c->fd, p, max, 0);
+		ssize_t n = readv(c->fd, iov, (int)cnt);
 		if (n > 0) {
-			ssh_channel_data_end(ssh, c->sch, (size_t)n);
+			ssh_channel_data_commit(ssh, c->sch, (size_t)n);
 			total += (size_t)n;
 			continue;
 		}
-		ssh_channel_data_end(ssh, c->sch, 0);
+		ssh_channel_data_commit(ssh, c->sch, 0);
 		if (n == 0) {
 			c->target_eof = true;
 			ssh_channel_send_eof(ssh, c->sch);

@@ -2,6 +2,7 @@
  * window accounting both ways, data, EOF and CLOSE. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "../xmalloc.h"
 #include "internal.h"
@@ -412,6 +413,57 @@ void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n)
 	s->out.len += n;
 	pkt_end(s);
 	ch->remote_window -= (uint32_t)n;
+	if (s->kex_bytes > s->cfg.rekey_bytes)
+		ssh_rekey(s);
+}
+
+/* CHANNEL_DATA header inside the payload: byte msg, uint32 recipient, uint32 length. */
+#define CONN_DATA_HDR 9
+
+size_t ssh_channel_data_reserve(struct ssh *s, struct ssh_channel *ch, struct iovec *iov,
+				size_t max_iov)
+{
+	size_t space = ssh_channel_send_space(s, ch);
+	size_t per = ch->remote_maxpacket;
+	size_t slot = transport_packet_size(s, CONN_DATA_HDR + per);
+	size_t n = 0;
+
+	if (space == 0)
+		return 0;
+	sbuf_reserve(&s->out, max_iov * slot);
+	ch->data_off = s->out.len;
+	for (; n < max_iov && space > 0; n++) {
+		size_t len = space < per ? space : per;
+		iov[n].iov_base = s->out.data + s->out.len + n * slot + 5 + CONN_DATA_HDR;
+		iov[n].iov_len = len;
+		space -= len;
+	}
+	return n;
+}
+
+/* Full packets have exactly `slot` bytes, so the sealed packets lie back to back. */
+void ssh_channel_data_commit(struct ssh *s, struct ssh_channel *ch, size_t total)
+{
+	size_t per = ch->remote_maxpacket;
+	size_t slot = transport_packet_size(s, CONN_DATA_HDR + per);
+	size_t start = ch->data_off;
+
+	while (total > 0 && s->state != ST_CLOSED) {
+		size_t len = total < per ? total : per;
+		uint8_t *p = s->out.data + start;
+		p[5] = MSG_CHANNEL_DATA;
+		put_u32be(p + 6, ch->remote_id);
+		put_u32be(p + 10, (uint32_t)len);
+		size_t n = transport_seal_at(s, start, CONN_DATA_HDR + len);
+		if (n == 0)
+			break;
+		ch->remote_window -= (uint32_t)len;
+		total -= len;
+		start += n;
+		if (len == per && n != slot)
+			break; /* cannot happen: sizes are deterministic */
+	}
+	s->out.len = start;
 	if (s->kex_bytes > s->cfg.rekey_bytes)
 		ssh_rekey(s);
 }

@@ -136,6 +136,8 @@ void ssh_fail(struct ssh *s, uint32_t reason, const char *text);
 
 void transport_flush_deferred(struct ssh *s);
 void send_unimplemented(struct ssh *s);
+size_t transport_packet_size(const struct ssh *s, size_t payload);
+size_t transport_seal_at(struct ssh *s, size_t start, size_t payload);
 /* Copies a string into the event scratch area and returns it NUL-terminated. */
 const char *scratch_str(struct ssh *s, const uint8_t *p, size_t n);
 

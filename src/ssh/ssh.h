@@ -17,6 +17,7 @@
 struct ssh;
 struct ssh_channel;
 struct ssh_key;
+struct iovec;
 
 enum ssh_disconnect_reason {
 	SSH_DISCONNECT_PROTOCOL_ERROR = 2,
@@ -139,6 +140,13 @@ uint32_t ssh_channel_id(const struct ssh_channel *ch);
 size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch);
 uint8_t *ssh_channel_data_begin(struct ssh *s, struct ssh_channel *ch, size_t *max);
 void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n);
+/* The same for several packets at once, for one readv(): lays out up to max_iov CHANNEL_DATA
+ * packets back to back in the output buffer and points iov at their data; returns how many
+ * (0: nothing may be sent now). commit seals the packets holding the total bytes written
+ * there (the last one may be short) and drops the rest; total == 0 cancels. */
+size_t ssh_channel_data_reserve(struct ssh *s, struct ssh_channel *ch, struct iovec *iov,
+				size_t max_iov);
+void ssh_channel_data_commit(struct ssh *s, struct ssh_channel *ch, size_t total);
 /* Copies up to len bytes; returns how many were taken. */
 size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data, size_t len);
 

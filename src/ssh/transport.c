@@ -194,31 +194,50 @@ struct sbuf *pkt_begin(struct ssh *s, uint8_t msg)
 	return s->pkt_buf;
 }
 
-static void seal_packet(struct ssh *s)
+static size_t pad_len(const struct ssh *s, size_t payload)
 {
-	size_t payload = s->out.len - s->pkt_start - 5;
 	size_t block = cipher_block(s->tx);
 	size_t base = (s->tx ? 1 : 5) + payload;
 	size_t pad = block - base % block;
-	if (pad < 4)
-		pad += block;
-	uint8_t *padp = sbuf_append_space(&s->out, pad);
-	for (size_t i = 0; i < pad; i++)
-		padp[i] = pad_byte(s);
+
+	return pad < 4 ? pad + block : pad;
+}
+
+size_t transport_packet_size(const struct ssh *s, size_t payload)
+{
+	return 5 + payload + pad_len(s, payload) + cipher_tag_len(s->tx);
+}
+
+/* Pads and seals, in place, the packet whose payload is out.data[start + 5 ..][0..payload);
+ * the room for padding and tag must be there. Returns the packet's size on the wire, or 0
+ * if encryption failed (the session has been failed). */
+size_t transport_seal_at(struct ssh *s, size_t start, size_t payload)
+{
+	size_t pad = pad_len(s, payload);
 	size_t tag_len = cipher_tag_len(s->tx);
-	sbuf_reserve(&s->out, tag_len);
-	uint8_t *pkt = s->out.data + s->pkt_start;
+	uint8_t *pkt = s->out.data + start;
 	size_t n = 5 + payload + pad;
+
+	for (size_t i = 0; i < pad; i++)
+		pkt[5 + payload + i] = pad_byte(s);
 	put_u32be(pkt, (uint32_t)(n - 4));
 	pkt[4] = (uint8_t)pad;
 	if (s->tx && cipher_seal(s->tx, s->tx_seq, pkt, n, pkt + n) != 0) {
-		s->out.len = s->pkt_start;
 		ssh_fail(s, SSH_DISCONNECT_BY_APPLICATION, "encryption failed");
-		return;
+		return 0;
 	}
-	s->out.len += tag_len;
 	s->tx_seq++;
 	s->kex_bytes += n + tag_len;
+	return n + tag_len;
+}
+
+static void seal_packet(struct ssh *s)
+{
+	size_t payload = s->out.len - s->pkt_start - 5;
+
+	sbuf_reserve(&s->out, transport_packet_size(s, payload) - 5 - payload);
+	size_t n = transport_seal_at(s, s->pkt_start, payload);
+	s->out.len = s->pkt_start + n;
 }
 
 void pkt_end(struct ssh *s)
