@@ -257,6 +257,7 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 {
 	switch (ev->type) {
 	case SSH_EV_KEX_DONE:
+		log_debug("session %llu: key exchange done", (unsigned long long)s->id);
 		pump_all(s);
 		break;
 	case SSH_EV_AUTH_REQUEST:

@@ -624,12 +624,25 @@ def dbclient(server, key, *args):
 
 def test_dbclient_transfer(server, keys, echo_server, dbkey, client_home):
     """dbclient re-keys only after 1 GB (KEX_REKEY_DATA, compile-time) and has no option to
-    force one, and alknet's re-key limit is not configurable: this transfer has no re-key.
+    force one: this transfer has no re-key (the next test makes the server re-key).
     The only cipher Debian's dbclient shares with alknet is chacha20-poly1305 (its MACs are
     hmac-sha1 and hmac-sha2-256, not the -etm variants alknet requires with AES-CTR)."""
     cmd = dbclient(server, dbkey["ed25519"], "-B", "127.0.0.1:%d" % echo_server.port)
     res = run_stdio(cmd, payload(BIG), BIG_TIMEOUT, env=client_env(client_home))
     assert_echoed(res, BIG, server, "dbclient")
+
+
+def test_dbclient_transfer_server_rekeys(server_factory, keys, echo_server, dbkey, client_home,
+                                         monkeypatch):
+    """dbclient can't be told to re-key, so the server re-keys every MiB (its volume limit,
+    shrunk for tests) in the middle of a 32 MiB transfer."""
+    monkeypatch.setenv("ALKNET_TEST_REKEY_BYTES", str(1 << 20))
+    srv = server_factory("--log-level", "debug")
+    cmd = dbclient(srv, dbkey["ed25519"], "-B", "127.0.0.1:%d" % echo_server.port)
+    res = run_stdio(cmd, payload(BIG), BIG_TIMEOUT, env=client_env(client_home))
+    assert_echoed(res, BIG, srv, "dbclient")
+    kexes = srv.log().count("key exchange done")
+    assert kexes >= 8, "expected server-initiated re-keys, saw %d key exchanges" % kexes
 
 
 @pytest.mark.parametrize("key", ECDSA_AND_ED + ["rsa"])
