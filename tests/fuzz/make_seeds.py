@@ -1,0 +1,404 @@
+#!/usr/bin/python3
+"""Writes the synthetic seed files under tests/fuzz/corpus/ (run from anywhere; needs
+ssh-keygen and python3-cryptography). The seeds are committed; rerun this only to change them.
+Keys are generated fresh each run: they are test data, not secrets.
+
+Not generated here: tests/fuzz/corpus/fuzz_ssh_preauth/openssh92-* were captured from a real
+OpenSSH 9.2 client talking to alknet (docs/reliability.md, "Fuzzing"); the synthetic preauth
+seeds reuse the captured KEXINIT."""
+import os
+import struct
+import subprocess
+import tempfile
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def string(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return u32(len(b)) + b
+
+
+def mpint(v):
+    if v == 0:
+        return u32(0)
+    b = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return string(b)
+
+
+def write(harness, name, data):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- keys -----------------------------------------------------------------------------
+
+def keygen(tmp):
+    """Returns {name: (private text, public line)} for every key type alknet loads, plus a
+    few it must refuse."""
+    specs = {
+        "ed25519": ["-t", "ed25519"],
+        "ecdsa256": ["-t", "ecdsa", "-b", "256"],
+        "ecdsa384": ["-t", "ecdsa", "-b", "384"],
+        "ecdsa521": ["-t", "ecdsa", "-b", "521"],
+        "rsa1024": ["-t", "rsa", "-b", "1024"],
+        "rsa2048": ["-t", "rsa", "-b", "2048"],
+        "encrypted": ["-t", "ed25519", "-N", "secret"],
+        "pem-rsa": ["-t", "rsa", "-b", "1024", "-m", "PEM"],
+    }
+    keys = {}
+    for name, args in specs.items():
+        path = os.path.join(tmp, name)
+        if "-N" not in args:
+            args = args + ["-N", ""]
+        subprocess.run(["ssh-keygen", "-q", "-C", "fuzz-" + name, "-f", path] + args,
+                       check=True)
+        with open(path) as f:
+            priv = f.read()
+        with open(path + ".pub") as f:
+            pub = f.read().strip()
+        keys[name] = (priv, pub)
+    return keys
+
+
+def pub_blob(line):
+    import base64
+    return base64.b64decode(line.split()[1])
+
+
+def sign(priv_text, alg, data):
+    key = serialization.load_ssh_private_key(priv_text.encode(), password=None)
+    if alg == "ssh-ed25519":
+        return string(alg) + string(key.sign(data))
+    if alg.startswith("ecdsa-sha2-"):
+        h = {"nistp256": hashes.SHA256(), "nistp384": hashes.SHA384(),
+             "nistp521": hashes.SHA512()}[alg.split("-")[-1]]
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(h)))
+        return string(alg) + string(mpint(r) + mpint(s))
+    h = {"rsa-sha2-512": hashes.SHA512(), "rsa-sha2-256": hashes.SHA256(),
+         "ssh-rsa": hashes.SHA1()}[alg]
+    return string(alg) + string(key.sign(data, padding.PKCS1v15(), h))
+
+
+def key_seeds(keys):
+    msg = b"session id and USERAUTH_REQUEST bytes"
+    for name in ("ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa1024", "rsa2048"):
+        priv, pub = keys[name]
+        blob = pub_blob(pub)
+        write("fuzz_key_blob", name, blob)
+        write("fuzz_key_public", name, pub + "\n")
+        write("fuzz_key_private", name, priv)
+        algs = {"rsa1024": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+                "rsa2048": ["rsa-sha2-256"]}.get(name, [pub.split()[0]])
+        for alg in algs:
+            write("fuzz_key_verify", name + "-" + alg,
+                  string(blob) + string(alg) + string(sign(priv, alg, msg)) + msg)
+    # Blob edge cases: truncated, trailing byte, unknown type, ECDSA curve mismatch.
+    ed = pub_blob(keys["ed25519"][1])
+    write("fuzz_key_blob", "ed25519-truncated", ed[:-1])
+    write("fuzz_key_blob", "ed25519-trailing", ed + b"\0")
+    write("fuzz_key_blob", "unknown-type", string("ssh-dss") + string(b"\1" * 20))
+    p256 = pub_blob(keys["ecdsa256"][1])
+    write("fuzz_key_blob", "ecdsa-curve-mismatch",
+          string("ecdsa-sha2-nistp384") + p256[len(string("ecdsa-sha2-nistp256")):])
+    write("fuzz_key_blob", "rsa-tiny", string("ssh-rsa") + mpint(65537) + mpint(3233))
+    # Public lines: comment, leading space, type mismatch, bad base64, tab separated.
+    pub = keys["ed25519"][1]
+    write("fuzz_key_public", "leading-space", "   " + pub)
+    write("fuzz_key_public", "tab", pub.replace(" ", "\t", 1))
+    write("fuzz_key_public", "type-mismatch",
+          "ssh-rsa " + pub.split()[1])
+    write("fuzz_key_public", "bad-base64", "ssh-ed25519 AAAA$$$$")
+    write("fuzz_key_public", "no-data", "ssh-ed25519")
+    # Private key failures the loader explains.
+    write("fuzz_key_private", "encrypted", keys["encrypted"][0])
+    write("fuzz_key_private", "pem", keys["pem-rsa"][0])
+    write("fuzz_key_private", "public-instead", keys["ed25519"][1])
+    write("fuzz_key_private", "no-end", keys["ed25519"][0].split("-----END")[0])
+    # Signature failures: wrong algorithm name inside, short ed25519 signature.
+    priv, pub = keys["ed25519"]
+    sig = sign(priv, "ssh-ed25519", msg)
+    write("fuzz_key_verify", "ed25519-alg-mismatch",
+          string(pub_blob(pub)) + string("ssh-rsa") + string(sig) + msg)
+    write("fuzz_key_verify", "ed25519-short-sig",
+          string(pub_blob(pub)) + string("ssh-ed25519") + string(sig[:-1]) + msg)
+
+
+def authkeys_seeds(keys):
+    ed, p256, rsa = keys["ed25519"][1], keys["ecdsa256"][1], keys["rsa1024"][1]
+    write("fuzz_authorized_keys", "plain", "\n".join([ed, p256, rsa]) + "\n")
+    write("fuzz_authorized_keys", "comments-crlf",
+          "# alknet users\r\n\r\n  " + ed + "\r\n#" + p256 + "\r\n" + rsa)
+    write("fuzz_authorized_keys", "options",
+          'restrict,port-forwarding,permitopen="host:22" ' + ed + "\n"
+          'command="echo \\"hi, there\\"",no-pty ' + p256 + "\n"
+          'from="10.0.0.0/8" ' + rsa + "\n")
+    write("fuzz_authorized_keys", "cert-authority",
+          'cert-authority,principals="a,b" ' + ed + "\n"
+          "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29t"
+          " user@host\n")
+    write("fuzz_authorized_keys", "unsupported",
+          "ssh-dss AAAAB3NzaC1kc3MAAACB comment\n"
+          "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
+          "garbage line here\n" + ed)
+    write("fuzz_authorized_keys", "unclosed-quote", 'command="oops ' + ed + "\n" + p256)
+    write("fuzz_authorized_keys", "nul-in-line", ed + "\0trailing\n" + p256 + "\n")
+
+
+# ---- the SSH session harness ----------------------------------------------------------
+
+MSG = dict(DISCONNECT=1, IGNORE=2, UNIMPLEMENTED=3, DEBUG=4, SERVICE_REQUEST=5, KEXINIT=20,
+           NEWKEYS=21, KEX_ECDH_INIT=30, USERAUTH_REQUEST=50, GLOBAL_REQUEST=80,
+           CHANNEL_OPEN=90, CHANNEL_OPEN_CONFIRMATION=91, CHANNEL_WINDOW_ADJUST=93,
+           CHANNEL_DATA=94, CHANNEL_EXTENDED_DATA=95, CHANNEL_EOF=96, CHANNEL_CLOSE=97,
+           CHANNEL_REQUEST=98)
+LOGIN = 0x20
+
+
+def rec(msg, body=b""):
+    payload = bytes([MSG[msg]]) + body
+    return u16(len(payload)) + payload
+
+
+CLIENT_REKEY = u16(0xFFFF)
+SERVER_REKEY = u16(0xFFFE)
+
+
+def raw(b):
+    return u16(0xFFFD) + u16(len(b)) + b
+
+
+def open_direct(sender, host, port, window=65536, maxpkt=32768):
+    return rec("CHANNEL_OPEN", string("direct-tcpip") + u32(sender) + u32(window) +
+               u32(maxpkt) + string(host) + u32(port) + string("127.0.0.1") + u32(50000))
+
+
+def data(ch, b):
+    return rec("CHANNEL_DATA", u32(ch) + string(b))
+
+
+def session_seeds(keys):
+    h = "fuzz_ssh_session"
+    roundtrip = (open_direct(0, "example.com", 443) + data(0, b"hello") +
+                 rec("CHANNEL_WINDOW_ADJUST", u32(0) + u32(4096)) +
+                 rec("CHANNEL_EOF", u32(0)) + rec("CHANNEL_CLOSE", u32(0)))
+    names = ["chacha", "aes128gcm", "aes256gcm", "aes128ctr-sha256", "aes256ctr-sha512",
+             "aes128ctr-sha512"]
+    for i, n in enumerate(names):
+        write(h, "roundtrip-" + n, bytes([LOGIN | i]) + roundtrip)
+    for i, n in enumerate(["ed25519", "ecdsa256", "rsa-sha2-512", "rsa-sha2-256"]):
+        write(h, "hostkey-" + n, bytes([LOGIN | i << 3]) + roundtrip)
+    write(h, "deferred-confirm",
+          bytes([LOGIN]) + open_direct(5, "10.0.0.1", 8443) + open_direct(6, "10.0.0.2", 8443) +
+          rec("CHANNEL_CLOSE", u32(1)) + data(0, b"x" * 100) + rec("CHANNEL_EOF", u32(0)))
+    write(h, "refusals",
+          bytes([LOGIN]) + open_direct(1, "alknet-admin", 1) + open_direct(2, "a\0b", 443) +
+          open_direct(3, "example.com", 0) + open_direct(4, "example.com", 80) +
+          rec("CHANNEL_OPEN", string("session") + u32(5) + u32(65536) + u32(32768)) +
+          rec("CHANNEL_OPEN", string("x11") + u32(6) + u32(65536) + u32(16)))
+    write(h, "global-and-channel-requests",
+          bytes([LOGIN]) + rec("GLOBAL_REQUEST", string("keepalive@openssh.com") + b"\1") +
+          rec("GLOBAL_REQUEST", string("tcpip-forward") + b"\1" + string("0.0.0.0") + u32(80)) +
+          rec("GLOBAL_REQUEST", string("no-more-sessions@openssh.com") + b"\0") +
+          open_direct(0, "example.com", 443) +
+          rec("CHANNEL_REQUEST", u32(0) + string("env") + b"\1" + string("A") + string("b")) +
+          rec("CHANNEL_REQUEST", u32(0) + string("eow@openssh.com") + b"\0") +
+          rec("CHANNEL_EXTENDED_DATA", u32(0) + u32(1) + string("stderr")) +
+          rec("IGNORE", string("pad")) + rec("DEBUG", b"\1" + string("dbg") + string("")) +
+          rec("UNIMPLEMENTED", u32(7)) + bytes([0, 1, 200]))
+    write(h, "rekeys-mid-data",
+          bytes([LOGIN]) + open_direct(0, "example.com", 443) + data(0, b"a" * 200) +
+          CLIENT_REKEY + data(0, b"b" * 300) + SERVER_REKEY + data(0, b"c" * 400) +
+          CLIENT_REKEY + rec("CHANNEL_CLOSE", u32(0)))
+    write(h, "server-rekey-1k",
+          bytes([LOGIN | 0x80 | 3]) + open_direct(0, "example.com", 443) +
+          b"".join(data(0, bytes([65 + i]) * 900) for i in range(4)) +
+          rec("CHANNEL_CLOSE", u32(0)))
+    write(h, "window-overrun",
+          bytes([LOGIN]) + open_direct(0, "example.com", 443, window=100) +
+          b"".join(data(0, b"z" * 1000) for i in range(5)))
+    write(h, "unknown-channel", bytes([LOGIN]) + data(7, b"who?"))
+    write(h, "no-strict-kex", bytes([LOGIN | 0x40 | 1]) + roundtrip + CLIENT_REKEY)
+    write(h, "client-disconnect",
+          bytes([LOGIN]) + rec("DISCONNECT", u32(11) + string("bye") + string("")))
+    write(h, "garbage-after-kex", bytes([2]) + raw(b"\0\0\0\x10" + b"\x55" * 40))
+    write(h, "empty-packet", bytes([LOGIN]) + u16(0))
+    # Before login: the userauth dialogue.
+    blob = pub_blob(keys["ed25519"][1])
+    svc = rec("SERVICE_REQUEST", string("ssh-userauth"))
+
+    def auth(user, method, rest=b""):
+        return rec("USERAUTH_REQUEST", string(user) + string("ssh-connection") +
+                   string(method) + rest)
+    write(h, "userauth-dialogue",
+          bytes([0]) + svc + auth("root", "none") + auth("root", "password", b"\0" +
+                                                         string("hunter2")) +
+          auth("alice", "publickey", b"\0" + string("ssh-ed25519") + string(blob)) +
+          auth("bob", "publickey", b"\0" + string("ssh-ed25519") + string(blob)) +
+          auth("alice", "publickey", b"\1" + string("ssh-ed25519") + string(blob) +
+               string(string("ssh-ed25519") + string(b"\0" * 64))) +
+          auth("alice", "publickey", b"\0" + string("ssh-rsa") + string(blob)) +
+          auth("alice", "keyboard-interactive", string("") + string("")))
+    write(h, "userauth-deferred",
+          bytes([1]) + svc + auth("dave", "publickey", b"\0" + string("ssh-ed25519") +
+                                 string(blob)) + rec("IGNORE", string("")) +
+          auth("carol", "hostbased", string("x")))
+    write(h, "service-unknown", bytes([3]) + rec("SERVICE_REQUEST", string("ssh-connection")))
+    write(h, "channel-before-auth", bytes([4]) + svc + open_direct(0, "example.com", 443))
+    write(h, "kexinit-from-fuzzer",
+          bytes([LOGIN]) + rec("KEXINIT", b"\0" * 16 + string("curve25519-sha256") +
+                               string("ssh-ed25519") + string("aes128-ctr") * 2 +
+                               string("hmac-sha2-256-etm@openssh.com") * 2 +
+                               string("none") * 2 + string("") * 2 + b"\0" + u32(0)))
+
+
+# ---- small parsers --------------------------------------------------------------------
+
+def small_seeds():
+    for i, s in enumerate(["127.0.0.1:2222", "0.0.0.0:22", "[::]:22", "[::1]:65535",
+                           "[fe80::1%eth0]:22", "1.2.3.4:0", "1.2.3.4:65536", "[1.2.3.4]:22",
+                           "::1:22", "localhost:22", "1.2.3.4:+22", "[::ffff:1.2.3.4]:8080"]):
+        write("fuzz_net_addr", "addr%02d" % i, s)
+    for i, (port, host) in enumerate([(443, b"example.com"), (22, b"10.0.0.1"),
+                                      (80, b"ALKNET-internal"), (1, b"alknet-"),
+                                      (443, b"a\0b"), (0, b"example.com"),
+                                      (70000, b"example.com"), (443, b"has space"),
+                                      (443, b"x" * 255), (443, b"x" * 256), (443, b""),
+                                      (8080, b"[::1]")]):
+        write("fuzz_policy", "dest%02d" % i, u32(port) + host)
+    ops = bytes([1, 3, 2, 0, 5, 4 | 8 << 3, 6, 3, 3])
+    write("fuzz_buf", "kexinit-like",
+          bytes([len(ops)]) + ops + u32(7) + string("ssh-rsa") + b"\1" + u32(3) + b"abc")
+    write("fuzz_buf", "short-string", bytes([2, 3, 3]) + u32(100) + b"abc")
+    write("fuzz_buf", "mpint-high-bit", bytes([1, 1]) + b"\0\0\x80\1\2")
+    write("fuzz_buf", "empty-script", bytes([0]) + b"\0\0\0\0")
+
+
+def proxy_seeds():
+    """Outbound proxy answers and URLs (src/proxy/)."""
+    h = "fuzz_socks5"  # first byte: 0 method, 1 auth, 2 reply, 3 builders
+    write(h, "method-none", b"\0\5\0")
+    write(h, "method-userpass", b"\0\5\2")
+    write(h, "method-unacceptable", b"\0\5\xff")
+    write(h, "method-socks4", b"\0\4\0")
+    write(h, "auth-ok", b"\1\1\0")
+    write(h, "auth-v5-fail", b"\1\5\1")
+    write(h, "reply-ipv4", b"\2\5\0\0\1\xc0\0\2\1\x04\x38")
+    write(h, "reply-ipv6", b"\2\5\5\0\4" + bytes(range(16)) + b"\0\x50")
+    write(h, "reply-domain", b"\2\5\0\0\3\x0bexample.com\1\xbb")
+    write(h, "reply-domain-empty", b"\2\5\0\0\3\0\0\x50")
+    write(h, "reply-then-data", b"\2\5\0\0\1\x7f\0\0\1\0\x16SSH-2.0-x\r\n")
+    write(h, "reply-bad-atyp", b"\2\5\0\0\2\0\0")
+    write(h, "build-name", b"\3\1\xbbexample.com")
+    write(h, "build-ipv6", b"\3\0\x162001:db8::1")
+    write(h, "build-ipv4", b"\3\0\x16192.0.2.1")
+    h = "fuzz_http_connect"
+    write(h, "ok-crlf", "HTTP/1.1 200 Connection established\r\n\r\n")
+    write(h, "ok-lf-headers", "HTTP/1.0 200 OK\nProxy-Agent: squid\nVia: x\n\nSSH-2.0-x")
+    write(h, "auth-required", "HTTP/1.1 407 Proxy Authentication Required\r\n"
+          "Proxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n")
+    write(h, "forbidden-no-reason", "HTTP/1.1 403\r\n\r\n")
+    write(h, "http2", "HTTP/2 200\r\n\r\n")
+    write(h, "not-http", "SSH-2.0-OpenSSH_9.2\r\n")
+    write(h, "status-99", "HTTP/1.1 099 x\r\n\r\n")
+    write(h, "cr-only-lines", "HTTP/1.1 200 OK\r\rX: y\r\r\r\n")
+    write(h, "request-host", b"\1\xbbexample.com")
+    write(h, "request-ipv6", b"\0\x162001:db8::1")
+    h = "fuzz_proxy_url"
+    for i, u in enumerate(["socks5://127.0.0.1:1080", "socks5h://proxy.example:1080/",
+                           "http://user:p%40ss@proxy.example:3128",
+                           "socks5://us%3Aer:pw@[2001:db8::1]:1080", "HTTP://h:8080",
+                           "socks5://:pw@h:1", "http://:pw@h:1", "socks5://u@h:0",
+                           "socks5://h", "socks5://2001:db8::1:1080", "http://u:p@ss@h:1",
+                           "socks5://%00@h:1", "socks4://h:1", "http://[::1:8080"]):
+        write(h, "url%02d" % i, u)
+
+
+def preauth_seeds():
+    """Variations on the captured OpenSSH KEXINIT."""
+    h = "fuzz_ssh_preauth"
+    with open(os.path.join(CORPUS, h, "openssh92-kex"), "rb") as f:
+        cap = f.read()
+    nl = cap.index(b"\n") + 1
+    banner, off, pkts = cap[:nl], nl, []
+    for _ in range(3):
+        ln = struct.unpack(">I", cap[off:off + 4])[0]
+        pkts.append(cap[off:off + 4 + ln])
+        off += 4 + ln
+    ln, pad = struct.unpack(">IB", pkts[0][:5])
+    payload = pkts[0][5:5 + ln - pad - 1]
+    lists, o = [], 17
+    for _ in range(10):
+        n = struct.unpack(">I", payload[o:o + 4])[0]
+        lists.append(payload[o + 4:o + 4 + n])
+        o += 4 + n
+
+    def pkt(p, block=8):
+        pad = block - (5 + len(p)) % block
+        if pad < 4:
+            pad += block
+        return struct.pack(">IB", 1 + len(p) + pad, pad) + p + b"\0" * pad
+
+    def kexinit(ls, follows):
+        return bytes([20]) + b"\x11" * 16 + b"".join(string(x) for x in ls) + \
+            bytes([follows]) + u32(0)
+    wrong = list(lists)
+    wrong[0] = b"ecdh-sha2-nistp256,curve25519-sha256"
+    write(h, "kexinit-wrong-guess", banner + pkt(kexinit(wrong, 1)) +
+          pkt(bytes([30]) + string(b"\4" * 65)) + pkts[1] + pkts[2])
+    minimal = [b"curve25519-sha256,kex-strict-c-v00@openssh.com,ext-info-c", b"ssh-ed25519",
+               b"aes128-gcm@openssh.com", b"aes128-gcm@openssh.com", b"", b"", b"none",
+               b"none", b"", b""]
+    write(h, "kexinit-minimal", b"SSH-2.0-fuzz\r\n" + pkt(kexinit(minimal, 0)))
+    nomatch = list(minimal)
+    nomatch[2] = b"3des-cbc"
+    write(h, "kexinit-no-common-cipher", b"SSH-2.0-fuzz\r\n" + pkt(kexinit(nomatch, 0)))
+    write(h, "ignore-debug-then-kexinit", b"SSH-2.0-fuzz\r\n" + pkt(bytes([2]) + string("abc")) +
+          pkt(bytes([4, 1]) + string("hi") + u32(0)) + pkt(kexinit(lists, 0)))
+    write(h, "strict-kex-ignore-first", b"SSH-2.0-fuzz\r\n" + pkt(bytes([2]) + string("abc")) +
+          pkt(kexinit(minimal, 0)))
+    write(h, "disconnect", b"SSH-2.0-fuzz\r\n" + pkt(bytes([1]) + u32(11) + string("bye") +
+                                                     u32(0)))
+    write(h, "service-request-before-kex",
+          b"SSH-2.0-fuzz\r\n" + pkt(bytes([5]) + string("ssh-userauth")))
+    write(h, "huge-length", b"SSH-2.0-fuzz\r\n" + b"\x7f\xff\xff\xfc\x04" + b"\0" * 16)
+    write(h, "banner-lf-only", b"SSH-2.0-x\n")
+    write(h, "banner-199", b"SSH-1.99-legacy_1.0\r\n")
+    write(h, "banner-ssh1", b"SSH-1.5-old\r\n")
+    write(h, "prebanner-line", b"hello there\r\nSSH-2.0-x\r\n")
+    write(h, "http-request", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = keygen(tmp)
+        key_seeds(keys)
+        authkeys_seeds(keys)
+        session_seeds(keys)
+    small_seeds()
+    proxy_seeds()
+    preauth_seeds()
+
+
+if __name__ == "__main__":
+    main()
