@@ -5,7 +5,8 @@ good transfer intact (SHA-256 checked).
 Each test starts its own server (--log-level debug, --login-grace-time 3) and, next to the
 fault, 4 "good" OpenSSH `ssh -W` sessions moving 8 MiB each through an echo target. The good
 transfers are paced so they are still moving while the fault happens (the fault runs between
-GoodTransfers.start and GoodTransfers.finish). At the end of every test (Harness.finish):
+h.good(), which starts them, and GoodTransfers.finish()). At the end of every test
+(Harness.finish):
 the server process is alive, a new session works, the server's open fd count is back to what
 it was before the test, and the server log names none of the destinations used.
 
@@ -41,8 +42,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TARGET_HOST = "127.0.0.2"
 GRACE_S = 3
-UNDER_TOOL = bool(os.environ.get("ALKNET_WRAPPER"))  # valgrind etc.: RSS means nothing there
-SLOW = 10 if UNDER_TOOL else 1                       # and everything takes longer
+# valgrind (ALKNET_WRAPPER) or a sanitizer build (ALKNET_STRICT_EXIT, `make check-san`): RSS
+# means nothing there (ASan's quarantine keeps freed memory), and everything is slower
+UNDER_TOOL = bool(os.environ.get("ALKNET_WRAPPER") or os.environ.get("ALKNET_STRICT_EXIT"))
+SLOW = 10 if UNDER_TOOL else 1
 GOOD_N = 4
 GOOD_SIZE = (2 if UNDER_TOOL else 8) * MIB
 
