@@ -26,17 +26,6 @@ static inline struct ssh_key *fuzz_load_key(const char *text)
 	return k;
 }
 
-/* FUZZ_STRICT=1 in the environment: known, reported bugs that a harness otherwise steps around
- * (see tests/fuzz/crashes/) are checked again, so their reproducers fail. */
-static inline int fuzz_strict(void)
-{
-	static int strict = -1;
-
-	if (strict < 0)
-		strict = getenv("FUZZ_STRICT") != NULL;
-	return strict;
-}
-
 /* A check the code under test must never fail: reported as a crash with a message. */
 #define FUZZ_CHECK(cond)                                                                           \
 	do {                                                                                       \
