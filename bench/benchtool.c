@@ -12,6 +12,11 @@
  *       target → PAYLOAD bytes (default 100) → read them echoed → close, for SECONDS. Prints one
  *       JSON line: ops, errors, elapsed_s, rate, p50_us, p90_us, p99_us, max_us, mean_us.
  *
+ *   benchtool plain TARGET_IPV4:PORT CONCURRENCY SECONDS [PAYLOAD_BYTES]
+ *       The same loop without SOCKS5 or SSH: connect straight to the target, echo, close. Its
+ *       own CPU per connection is the kernel's cost of one TCP connection seen from the
+ *       connecting side, which a server pays for every channel it opens to a target.
+ *
  * Only loopback addresses are accepted. Built by bench/run into build/bench/benchtool.
  */
 #define _GNU_SOURCE
@@ -33,6 +38,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag;
+static bool plain_mode; /* benchtool plain: no SOCKS5 */
 
 static void on_signal(int sig)
 {
@@ -416,6 +422,14 @@ static void slot_event(struct slot *s, uint32_t idx)
 			slot_fail(s, "connect");
 			return;
 		}
+		if (plain_mode) {
+			if (!send_all(s, payload, payload_len)) {
+				return;
+			}
+			s->phase = SP_ECHO;
+			want(s, idx, EPOLLIN);
+			return;
+		}
 		if (!send_all(s, "\x05\x01\x00", 3)) {
 			return;
 		}
@@ -513,9 +527,18 @@ static uint32_t pct(double p)
 static int socks_main(int argc, char **argv)
 {
 	socklen_t tl;
+	/* plain TARGET CONC SECS [BYTES] is read as socks TARGET TARGET CONC SECS [BYTES] */
+	char *plain_args[6];
+	if (plain_mode && argc >= 1 && argc <= 5) {
+		plain_args[0] = argv[0];
+		memcpy(plain_args + 1, argv, (size_t)argc * sizeof(*argv));
+		argv = plain_args;
+		argc++;
+	}
 	if (argc < 4 || parse_addr(argv[0], &proxy_ss, &proxy_len) != 0 ||
 	    parse_addr(argv[1], &target_ss, &tl) != 0) {
-		fprintf(stderr, "usage: benchtool socks PROXY:PORT TARGET:PORT CONC SECONDS [BYTES]\n");
+		fprintf(stderr, "usage: benchtool socks PROXY:PORT TARGET:PORT CONC SECONDS [BYTES]\n"
+				"       benchtool plain TARGET:PORT CONC SECONDS [BYTES]\n");
 		return 2;
 	}
 	int conc = atoi(argv[2]);
@@ -599,7 +622,12 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "socks") == 0) {
 		return socks_main(argc - 2, argv + 2);
 	}
+	if (argc >= 2 && strcmp(argv[1], "plain") == 0) {
+		plain_mode = true;
+		return socks_main(argc - 2, argv + 2);
+	}
 	fprintf(stderr, "usage: benchtool echo ADDR:PORT... | benchtool socks PROXY:PORT TARGET:PORT "
-			"CONCURRENCY SECONDS [PAYLOAD_BYTES]\n");
+			"CONCURRENCY SECONDS [PAYLOAD_BYTES] | benchtool plain TARGET:PORT CONCURRENCY "
+			"SECONDS [PAYLOAD_BYTES]\n");
 	return 2;
 }

@@ -45,13 +45,13 @@ static void channel_release_target(struct channel *c)
 		c->dial = NULL;
 	}
 	if (c->fd != -1) {
-		loop_io_stop(c->sess->srv->loop, &c->io);
-		close(c->fd);
+		loop_io_close(c->sess->srv->loop, &c->io, c->fd);
 		c->fd = -1;
 	}
 	sbuf_free(&c->tbuf);
 	sbuf_free(&c->early);
 	c->toff = 0;
+	c->batched = false;
 }
 
 static void channel_free_cb(struct loop *l, void *ctx)
@@ -174,7 +174,7 @@ void channel_on_close(struct channel *c)
 		return;
 	struct session *s = c->sess;
 	c->sch = NULL; /* the engine frees it */
-	if (c->fd != -1 && !c->closing && c->tbuf.len > c->toff) {
+	if (c->fd != -1 && !c->closing && relay_pending(c)) {
 		/* Like OpenSSH: what the client sent before its CLOSE still reaches the target. */
 		loop_timer_start(s->srv->loop, &c->linger, CHANNEL_LINGER_MS, linger_expired, c);
 		relay_update(c);

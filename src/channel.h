@@ -32,8 +32,9 @@ struct channel {
 	bool closing;              /* we sent CHANNEL_CLOSE */
 	struct loop_timer linger;  /* after the client's CLOSE: time left to hand over tbuf */
 	bool dirty;                /* on the session's list of targets to write to */
+	bool batched;              /* has spans in the server's relay batch (this pass) */
 	struct channel *dirty_next;
-	bool parked;               /* unregistered after a hang-up while the window was shut */
+	bool parked;               /* not polled: new, or hung up while the window was shut */
 };
 
 /* Handles SSH_EV_CHANNEL_OPEN: refuses it, or starts the connect and confirms it later. */

@@ -149,6 +149,16 @@ int loop_io_set(struct loop *l, struct loop_io *io, unsigned events)
 /* Unregisters io and forgets any event for it still pending in the current batch, so neither
  * a reused struct nor a re-registration sees a stale event. Must be called before the owner
  * closes the fd. */
+static void io_forget(struct loop *l, struct loop_io *io)
+{
+	io->registered = false;
+	for (int i = l->batch_pos; i < l->batch_len; i++) {
+		if (l->events[i].data.ptr == io) {
+			l->events[i].data.ptr = NULL;
+		}
+	}
+}
+
 void loop_io_stop(struct loop *l, struct loop_io *io)
 {
 	if (!io->registered) {
@@ -156,12 +166,16 @@ void loop_io_stop(struct loop *l, struct loop_io *io)
 	}
 	/* EBADF/ENOENT only mean the fd is already gone; nothing left to undo. */
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-	io->registered = false;
-	for (int i = l->batch_pos; i < l->batch_len; i++) {
-		if (l->events[i].data.ptr == io) {
-			l->events[i].data.ptr = NULL;
-		}
+	io_forget(l, io);
+}
+
+void loop_io_close(struct loop *l, struct loop_io *io, int fd)
+{
+	/* Closing the only descriptor of a file removes it from the epoll set: no DEL needed. */
+	if (io->registered) {
+		io_forget(l, io);
 	}
+	close(fd);
 }
 
 void loop_timer_init(struct loop_timer *t)

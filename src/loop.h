@@ -48,6 +48,9 @@ int loop_io_set(struct loop *l, struct loop_io *io, unsigned events);
 /* Unregister (does not close the fd). Safe from inside any callback: a pending event for this io
  * in the current batch is dropped. Safe to call when not registered. */
 void loop_io_stop(struct loop *l, struct loop_io *io);
+/* Unregisters like loop_io_stop and closes fd, one system call fewer: for descriptors never
+ * dup'ed, whose close removes them from epoll. */
+void loop_io_close(struct loop *l, struct loop_io *io, int fd);
 
 void loop_timer_init(struct loop_timer *t);
 /* (Re)arm t to fire once after ms milliseconds. */

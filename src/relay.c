@@ -83,10 +83,47 @@ static int flush_target(struct channel *c)
 	return 0;
 }
 
+static struct relay_batch *batch_of(const struct channel *c)
+{
+	return &c->sess->srv->batch;
+}
+
+/* Moves c's spans into tbuf, in order: the batch is full or c has to buffer anyway. */
+static void unbatch(struct channel *c)
+{
+	struct relay_batch *b = batch_of(c);
+
+	for (int i = 0; i < b->n; i++) {
+		if (b->span[i].c == c) {
+			sbuf_put(&c->tbuf, b->span[i].p, b->span[i].len);
+			b->span[i].c = NULL;
+		}
+	}
+	c->batched = false;
+}
+
+bool relay_pending(const struct channel *c)
+{
+	return c->batched || c->tbuf.len > c->toff;
+}
+
 void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 {
 	if (c == NULL || c->fd == -1 || c->closing)
 		return;
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = c->sess->dirty;
+		c->sess->dirty = c;
+	}
+	struct relay_batch *b = batch_of(c);
+	if (c->tbuf.len == c->toff && b->n < RELAY_BATCH_SPANS) {
+		b->span[b->n++] = (struct relay_span){ c, data, len };
+		c->batched = true;
+		return;
+	}
+	if (c->batched)
+		unbatch(c);
 	/* Unsent bytes are bounded by the window we granted; drop the sent ones before they
 	 * outnumber them, so the buffer stays within twice the window. */
 	if (c->toff > 0 && c->toff * 2 >= c->tbuf.len) {
@@ -95,18 +132,54 @@ void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 		c->toff = 0;
 	}
 	sbuf_put(&c->tbuf, data, len);
-	if (!c->dirty) {
-		c->dirty = true;
-		c->dirty_next = c->sess->dirty;
-		c->sess->dirty = c;
+}
+
+/* Sends c's spans of this pass in one sendmsg, grants window for what the socket took and
+ * buffers the rest (tbuf is empty while c has spans). */
+static int write_batched(struct channel *c)
+{
+	struct relay_batch *b = batch_of(c);
+	struct iovec iov[RELAY_BATCH_SPANS];
+	int n = 0;
+
+	for (int i = 0; i < b->n; i++) {
+		if (b->span[i].c == c) {
+			iov[n++] = (struct iovec){ (void *)b->span[i].p, b->span[i].len };
+			b->span[i].c = NULL;
+		}
 	}
+	c->batched = false;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	ssize_t w;
+	do {
+		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	} while (w == -1 && errno == EINTR);
+	if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		channel_finish(c);
+		return -1;
+	}
+	size_t sent = w > 0 ? (size_t)w : 0;
+	if (sent > 0 && c->sch)
+		ssh_channel_consumed(chan_ssh(c), c->sch, sent);
+	for (int i = 0; i < n; i++) {
+		if (sent >= iov[i].iov_len) {
+			sent -= iov[i].iov_len;
+			continue;
+		}
+		sbuf_put(&c->tbuf, (uint8_t *)iov[i].iov_base + sent, iov[i].iov_len - sent);
+		sent = 0;
+	}
+	return 0;
 }
 
 void relay_flush(struct channel *c)
 {
-	if (c->fd == -1 || c->closing)
+	if (c->fd == -1 || c->closing) {
+		c->batched = false;
 		return;
-	if (flush_target(c) == 0)
+	}
+	int r = c->batched ? write_batched(c) : flush_target(c);
+	if (r == 0)
 		relay_update(c);
 }
 
@@ -128,6 +201,8 @@ void relay_update(struct channel *c)
 {
 	if (c == NULL || c->fd == -1 || c->closing)
 		return;
+	if (c->dirty)
+		return; /* relay_flush() at the end of this pass decides */
 	struct ssh *ssh = chan_ssh(c);
 	bool pending = c->tbuf.len > c->toff;
 
@@ -197,6 +272,8 @@ out:
 
 void relay_start(struct channel *c)
 {
-	loop_io_start(c->sess->srv->loop, &c->io, c->fd, 0, relay_io_cb, c);
+	/* Registered as parked: relay_update() adds it with the events it wants, in one call. */
+	c->io.registered = false;
+	c->parked = true;
 	relay_update(c);
 }

@@ -53,6 +53,8 @@ struct resolver {
 	struct resolve_list queue;
 	struct resolve_list done;
 	bool stopping;
+	bool defer_queued; /* a loop defer will deliver the done list */
+	bool dead;	   /* resolver_free() ran while that defer was queued: it frees r */
 	int efd;
 	struct loop_io io;
 	pthread_t *threads;
@@ -211,17 +213,11 @@ static void *resolver_worker(void *arg)
 	return NULL;
 }
 
-/* Loop callback on the eventfd: delivers finished requests one at a time, taking each off the
- * done list under the lock, so a callback may cancel another request still on it. The request
- * is freed before its callback runs. */
-static void resolver_on_event(struct loop *l, struct loop_io *io, unsigned events)
+/* Delivers finished requests one at a time, taking each off the done list under the lock, so
+ * a callback may cancel another request still on it. The request is freed before its
+ * callback runs. */
+static void resolver_deliver(struct resolver *r)
 {
-	struct resolver *r = io->ctx;
-	uint64_t cnt;
-
-	(void)l;
-	(void)events;
-	(void)!read(r->efd, &cnt, sizeof(cnt));
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		struct resolve_req *req = list_pop(&r->done);
@@ -237,6 +233,33 @@ static void resolver_on_event(struct loop *l, struct loop_io *io, unsigned event
 		resolve_req_free(req);
 		cb(ctx, err, res);
 	}
+}
+
+/* Loop callback on the eventfd: the workers finished something. */
+static void resolver_on_event(struct loop *l, struct loop_io *io, unsigned events)
+{
+	struct resolver *r = io->ctx;
+	uint64_t cnt;
+
+	(void)l;
+	(void)events;
+	(void)!read(r->efd, &cnt, sizeof(cnt));
+	resolver_deliver(r);
+}
+
+/* Loop defer for numeric hosts: their results are ready at once, so they need no eventfd
+ * round trip (three system calls per channel). */
+static void resolver_deferred(struct loop *l, void *ctx)
+{
+	struct resolver *r = ctx;
+
+	(void)l;
+	r->defer_queued = false;
+	if (r->dead) {
+		free(r);
+		return;
+	}
+	resolver_deliver(r);
 }
 
 /* Starts up to n workers with all signals blocked, so signals reach only the main thread.
@@ -312,6 +335,10 @@ void resolver_free(struct resolver *r)
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->mu);
 	free(r->threads);
+	if (r->defer_queued) {
+		r->dead = true; /* the queued defer frees it */
+		return;
+	}
 	free(r);
 }
 
@@ -341,7 +368,10 @@ struct resolve_req *resolve_start(struct resolver *r, const char *host, uint16_t
 		req->state = RESOLVE_DONE;
 		list_push(&r->done, req);
 		pthread_mutex_unlock(&r->mu);
-		resolver_wake(r);
+		if (!r->defer_queued) {
+			r->defer_queued = true;
+			loop_defer(r->loop, resolver_deferred, r);
+		}
 		return req;
 	}
 	pthread_mutex_lock(&r->mu);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "relay.h"
 #include "ssh/ssh.h"
 
 struct session;
@@ -36,6 +37,7 @@ struct server {
 	uint64_t next_session_id;
 	uint64_t accept_warned_ms;
 	bool draining;
+	struct relay_batch batch; /* client data of the session being processed (relay.h) */
 };
 
 /* Loads keys, binds, installs signal handling. Prints a message and returns -1 on failure. */

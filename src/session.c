@@ -98,11 +98,10 @@ void session_close(struct session *s, const char *why)
 	s->freed = true;
 	while (s->channels)
 		channel_free(s->channels);
-	loop_io_stop(s->srv->loop, &s->io);
 	loop_timer_stop(s->srv->loop, &s->grace_timer);
 	loop_timer_stop(s->srv->loop, &s->close_timer);
 	loop_timer_stop(s->srv->loop, &s->rekey_timer);
-	close(s->fd);
+	loop_io_close(s->srv->loop, &s->io, s->fd);
 	s->fd = -1;
 	uint64_t ms = loop_now_ms(s->srv->loop) - s->start_ms;
 	log_info("connection closed remote_addr=%s duration=%llu.%llus", s->addr,
@@ -297,6 +296,8 @@ static void session_process(struct session *s)
 {
 	struct ssh_event ev;
 
+	/* Client data is sent from the input buffer at the end of the pass (relay.h). */
+	ssh_in_pin(s->ssh, true);
 	while (!s->freed && ssh_next_event(s->ssh, &ev))
 		handle_event(s, &ev);
 	/* Client data was gathered per channel: one send per target per pass. */
@@ -310,6 +311,9 @@ static void session_process(struct session *s)
 			relay_flush(c);
 		c = next;
 	}
+	s->srv->batch.n = 0;
+	if (!s->freed)
+		ssh_in_pin(s->ssh, false);
 	session_flush(s);
 }
 

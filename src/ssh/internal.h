@@ -3,6 +3,8 @@
 #ifndef ALKNET_SSH_INTERNAL_H
 #define ALKNET_SSH_INTERNAL_H
 
+#include <openssl/types.h>
+
 #include "buf.h"
 #include "ssh.h"
 
@@ -79,6 +81,7 @@ struct ssh {
 	/* input: raw bytes in in.data[in_off..in.len) */
 	struct sbuf in;
 	size_t in_off;
+	bool in_pinned;   /* ssh_in_pin(): keep s->in where it is */
 	uint32_t rx_len;          /* peeked packet length of the packet at in_off, 0 if not yet */
 	uint32_t rx_seq;
 	uint64_t rx_packets;
@@ -164,5 +167,8 @@ void conn_free_all(struct ssh *s);
 void conn_reap(struct ssh *s);
 /* After a key exchange: sends the window adjustments held back during it. */
 void conn_after_kex(struct ssh *s);
+
+/* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL. */
+EVP_PKEY *key_raw_public(bool x25519, const uint8_t *p, size_t n);
 
 #endif

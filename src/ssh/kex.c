@@ -331,9 +331,18 @@ out:
 /* X25519: our ephemeral public key to q_s, the shared secret to secret. Returns 0 or -1. */
 static int x25519(const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
 {
-	EVP_PKEY *ours = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, q_c, 32);
-	EVP_PKEY_CTX *ctx = ours ? EVP_PKEY_CTX_new(ours, NULL) : NULL;
+	static EVP_PKEY_CTX *gen; /* made once, like the contexts in key_raw_public() */
+	EVP_PKEY *ours = NULL;
+
+	if (gen == NULL && (gen = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL)) != NULL &&
+	    EVP_PKEY_keygen_init(gen) != 1) {
+		EVP_PKEY_CTX_free(gen);
+		gen = NULL;
+	}
+	if (gen == NULL || EVP_PKEY_generate(gen, &ours) != 1)
+		return -1;
+	EVP_PKEY *peer = key_raw_public(true, q_c, 32);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL);
 	size_t qlen = 32, slen = 32;
 	int ret = -1;
 

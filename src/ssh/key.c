@@ -27,6 +27,7 @@
 
 #include "../xmalloc.h"
 #include "buf.h"
+#include "internal.h"
 
 #define KEY_RSA_MIN_BITS 1024
 #define KEY_RSA_MAX_BITS 16384
@@ -337,6 +338,26 @@ static EVP_PKEY *key_read_rsa_public(struct sreader *r)
 }
 
 /* Reads the public fields that follow the type string of a key blob. Returns the key or NULL. */
+/* An Ed25519 or X25519 public key from its 32 raw bytes. The algorithm's context is made
+ * once: EVP_PKEY_new_raw_public_key() looks the algorithm up again on every call, which showed
+ * up in the profile of new sessions. Single-threaded use only (the engine's loop). */
+EVP_PKEY *key_raw_public(bool x25519, const uint8_t *p, size_t n)
+{
+	static EVP_PKEY_CTX *ctx[2];
+	EVP_PKEY_CTX **slot = &ctx[x25519 ? 1 : 0];
+	EVP_PKEY *pkey = NULL;
+	OSSL_PARAM params[2];
+
+	if (*slot == NULL)
+		*slot = EVP_PKEY_CTX_new_from_name(NULL, x25519 ? "X25519" : "ED25519", NULL);
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)p, n);
+	params[1] = OSSL_PARAM_construct_end();
+	if (*slot == NULL || EVP_PKEY_fromdata_init(*slot) != 1 ||
+	    EVP_PKEY_fromdata(*slot, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		return NULL;
+	return pkey;
+}
+
 static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
 {
 	const uint8_t *p, *c;
@@ -348,7 +369,7 @@ static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
 		if (r->err || n != KEY_ED25519_PK_LEN) {
 			return NULL;
 		}
-		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, p, n);
+		return key_raw_public(false, p, n);
 	case SSH_KEY_RSA:
 		return key_read_rsa_public(r);
 	default:

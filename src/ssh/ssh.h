@@ -100,8 +100,13 @@ void ssh_in_commit(struct ssh *s, size_t n);
 void ssh_feed(struct ssh *s, const void *data, size_t len);
 
 /* Processes input until one event is ready. Returns false when no event is ready (more input
- * needed, an answer is pending, or the session is over). */
+ * needed, an answer is pending, or the session is over). CHANNEL_DATA points into the input
+ * buffer: valid until the next ssh_next_event(), or while the input is pinned. */
 bool ssh_next_event(struct ssh *s, struct ssh_event *ev);
+/* Pinned, the input buffer is neither moved nor freed, so the data of every CHANNEL_DATA event
+ * since pinning stays valid (a caller can then send several packets' data in one writev).
+ * Don't call ssh_in_space/ssh_feed while pinned. Unpinning frees the buffer if it is empty. */
+void ssh_in_pin(struct ssh *s, bool pin);
 
 /* Output waiting to be written; consume what the socket took. */
 const uint8_t *ssh_out_data(const struct ssh *s, size_t *len);

@@ -103,12 +103,19 @@ void ssh_feed(struct ssh *s, const void *data, size_t len)
 /* Idle sessions hold no input buffer. */
 static void release_in(struct ssh *s)
 {
-	if (s->in_off == s->in.len && s->in.data != NULL) {
+	if (!s->in_pinned && s->in_off == s->in.len && s->in.data != NULL) {
 		free(s->in.data);
 		s->in.data = NULL;
 		s->in.len = s->in.cap = 0;
 		s->in_off = 0;
 	}
+}
+
+void ssh_in_pin(struct ssh *s, bool pin)
+{
+	s->in_pinned = pin;
+	if (!pin)
+		release_in(s);
 }
 
 const uint8_t *ssh_out_data(const struct ssh *s, size_t *len)
