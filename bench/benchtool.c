@@ -17,6 +17,13 @@
  *       own CPU per connection is the kernel's cost of one TCP connection seen from the
  *       connecting side, which a server pays for every channel it opens to a target.
  *
+ *   benchtool relay LISTEN_ADDR:PORT TARGET_ADDR:PORT
+ *       Plain TCP relay without SSH: for each accepted connection, connects to the target and
+ *       copies both ways through a 256 KiB buffer per direction (read, then write what the
+ *       other side takes). Prints "ready PORT". Its CPU per GiB is the kernel's cost of moving
+ *       a stream through one process on loopback, the part of a tunnel no cipher choice
+ *       changes. Exits on SIGTERM/SIGINT.
+ *
  * Only loopback addresses are accepted. Built by bench/run into build/bench/benchtool.
  */
 #define _GNU_SOURCE
@@ -608,6 +615,169 @@ static int socks_main(int argc, char **argv)
 	return lat_n > 0 ? 0 : 1;
 }
 
+/* ---------------------------------------------------------------- relay */
+
+#define RELAY_BUF (256 * 1024)
+
+struct rside {
+	int peer;      /* the other socket of the pair, -1 when unused */
+	uint8_t *buf;  /* read from this socket, not yet written to peer */
+	size_t off, len;
+	bool eof;
+};
+static struct rside *rsides;
+
+static void relay_want(int fd)
+{
+	struct rside *me = &rsides[fd], *other = &rsides[me->peer];
+	uint32_t ev = (!me->eof && me->len == 0 ? EPOLLIN : 0) | (other->len > 0 ? EPOLLOUT : 0);
+	ep_set(fd, ev, EPOLL_CTL_MOD);
+}
+
+static void relay_close_pair(int fd)
+{
+	int peer = rsides[fd].peer;
+	int fds[2] = { fd, peer };
+	for (int i = 0; i < 2; i++) {
+		free(rsides[fds[i]].buf);
+		memset(&rsides[fds[i]], 0, sizeof(rsides[0]));
+		rsides[fds[i]].peer = -1;
+		close(fds[i]);
+	}
+}
+
+/* Writes fd's pending bytes to its peer. Returns false if the pair was closed. */
+static bool relay_push(int fd)
+{
+	struct rside *me = &rsides[fd];
+	while (me->len > 0) {
+		ssize_t w = send(me->peer, me->buf + me->off, me->len, MSG_NOSIGNAL);
+		if (w > 0) {
+			me->off += (size_t)w;
+			me->len -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
+			break;
+		}
+		relay_close_pair(fd);
+		return false;
+	}
+	if (me->len == 0) {
+		me->off = 0;
+		if (me->eof) {
+			shutdown(me->peer, SHUT_WR);
+		}
+	}
+	return true;
+}
+
+static void relay_readable(int fd)
+{
+	struct rside *me = &rsides[fd];
+	if (me->len > 0 || me->eof) {
+		return; /* a hang-up reported while this side waits for its peer */
+	}
+	ssize_t n = read(fd, me->buf, RELAY_BUF);
+	if (n == 0) {
+		me->eof = true;
+	} else if (n > 0) {
+		me->len = (size_t)n;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		relay_close_pair(fd);
+		return;
+	}
+	int peer = me->peer;
+	if (!relay_push(fd)) {
+		return;
+	}
+	if (me->eof && me->len == 0 && rsides[peer].eof && rsides[peer].len == 0) {
+		relay_close_pair(fd);
+		return;
+	}
+	relay_want(fd);
+	relay_want(peer);
+}
+
+static void relay_accept(int lfd, const struct sockaddr_storage *target, socklen_t tlen)
+{
+	int a = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (a == -1) {
+		return;
+	}
+	int b = socket(target->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b == -1 || connect(b, (const struct sockaddr *)target, tlen) == -1 ||
+	    fcntl(b, F_SETFL, O_NONBLOCK) == -1) {
+		close(a);
+		if (b != -1) {
+			close(b);
+		}
+		return;
+	}
+	set_nodelay(a);
+	set_nodelay(b);
+	int fds[2] = { a, b };
+	for (int i = 0; i < 2; i++) {
+		rsides[fds[i]].peer = fds[1 - i];
+		rsides[fds[i]].buf = xcalloc(1, RELAY_BUF);
+		ep_set(fds[i], EPOLLIN, EPOLL_CTL_ADD);
+	}
+}
+
+static int relay_main(int argc, char **argv)
+{
+	struct sockaddr_storage lss, tss;
+	socklen_t llen, tlen;
+	int one = 1;
+	if (argc != 2 || parse_addr(argv[0], &lss, &llen) != 0 ||
+	    parse_addr(argv[1], &tss, &tlen) != 0) {
+		fprintf(stderr, "usage: benchtool relay LISTEN_ADDR:PORT TARGET_ADDR:PORT\n");
+		return 2;
+	}
+	long max = raise_nofile();
+	rsides = xcalloc((size_t)max, sizeof(*rsides));
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	int lfd = socket(lss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ep == -1 || lfd == -1) {
+		die("socket");
+	}
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&lss, llen) == -1 || listen(lfd, 128) == -1) {
+		die(argv[0]);
+	}
+	getsockname(lfd, (struct sockaddr *)&lss, &llen);
+	printf("ready %d\n", ntohs(lss.ss_family == AF_INET ? ((struct sockaddr_in *)&lss)->sin_port
+							   : ((struct sockaddr_in6 *)&lss)->sin6_port));
+	fflush(stdout);
+	ep_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
+	struct epoll_event evs[64];
+	while (!stop_flag) {
+		int n = epoll_wait(ep, evs, 64, 500);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == lfd) {
+				relay_accept(lfd, &tss, tlen);
+				continue;
+			}
+			if (rsides[fd].buf == NULL) {
+				continue; /* closed earlier in this batch */
+			}
+			if (evs[i].events & EPOLLOUT) {
+				int peer = rsides[fd].peer;
+				if (!relay_push(peer)) {
+					continue;
+				}
+				relay_want(fd);
+				relay_want(peer);
+			}
+			if (rsides[fd].buf != NULL && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+				relay_readable(fd);
+			}
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -622,12 +792,15 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "socks") == 0) {
 		return socks_main(argc - 2, argv + 2);
 	}
+	if (argc >= 2 && strcmp(argv[1], "relay") == 0) {
+		return relay_main(argc - 2, argv + 2);
+	}
 	if (argc >= 2 && strcmp(argv[1], "plain") == 0) {
 		plain_mode = true;
 		return socks_main(argc - 2, argv + 2);
 	}
 	fprintf(stderr, "usage: benchtool echo ADDR:PORT... | benchtool socks PROXY:PORT TARGET:PORT "
 			"CONCURRENCY SECONDS [PAYLOAD_BYTES] | benchtool plain TARGET:PORT CONCURRENCY "
-			"SECONDS [PAYLOAD_BYTES]\n");
+			"SECONDS [PAYLOAD_BYTES] | benchtool relay LISTEN:PORT TARGET:PORT\n");
 	return 2;
 }
