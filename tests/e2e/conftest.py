@@ -366,6 +366,16 @@ def ssh_dynamic_forward(srv, key, tmp_path, **kw):
     return ssh_bg(srv, key, tmp_path, "-D", "127.0.0.1:%d" % lport, listen_port=lport, **kw)
 
 
+def paramiko_transport(srv):
+    """A paramiko client transport to srv, key exchange done, not yet authenticated."""
+    import paramiko
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    t = paramiko.Transport(sock)
+    t.banner_timeout = t.auth_timeout = 10
+    t.start_client(timeout=10)
+    return t
+
+
 def recv_exact(sock, n):
     buf = bytearray()
     while len(buf) < n:

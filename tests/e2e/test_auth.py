@@ -3,13 +3,13 @@ with options (skipped with a warning naming file:line), password / keyboard-inte
 none refused, and the fingerprint and user name in the auth log line."""
 import os
 import re
-import socket
 import subprocess
 
 import paramiko
 import pytest
 
 from conftest import CLIENT_KEY_TYPES, keygen, rand_bytes
+from conftest import paramiko_transport as transport
 
 SSH_TIMEOUT = 30
 
@@ -23,14 +23,6 @@ def fingerprint(pub_path):
 def ssh_w(srv, key, port, data=b"", user="tester", extra=()):
     return subprocess.run(srv.ssh_cmd(key, *extra, "-W", "127.0.0.1:%d" % port, user=user),
                           input=data, capture_output=True, timeout=SSH_TIMEOUT)
-
-
-def transport(srv):
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    t = paramiko.Transport(sock)
-    t.banner_timeout = t.auth_timeout = 10
-    t.start_client(timeout=10)
-    return t
 
 
 def pkey(path):

@@ -4,15 +4,18 @@ failing channels inside a working session, 50 concurrent channels, half-close, s
 Every target listens on 127.0.0.1 or ::1 only.
 """
 import hashlib
+import signal
 import socket
 import subprocess
 import threading
 import time
 
+import paramiko
 import pytest
 
 from conftest import (MIB, HttpTarget, TcpServer, closed_port, echo_handler, echo_roundtrip,
-                      free_port, listening_ports, rand_bytes, recv_all, rss_kib, sha256_hex,
+                      free_port, listening_ports, paramiko_transport, rand_bytes, recv_all,
+                      recv_exact, rss_kib, sha256_hex,
                       socks5_channel_fails, socks5_connect, ssh_bg, ssh_cmd_info,
                       ssh_dynamic_forward, ssh_local_forward, wait_until)
 
@@ -467,3 +470,61 @@ def test_slow_reader_memory_bounded(server, keys, echo_server, tmp_path):
             assert fwd.alive()
     finally:
         target.close()
+
+
+# ------------------------------------------------------------- many packets in one read
+
+def test_many_packets_in_one_read_keep_order(server, keys, echo_server):
+    """The relay sends a pass's client data by reference to the input buffer, up to 64 pieces,
+    and copies the rest. With the server stopped while 20 channels queue 40 small packets each
+    (800 packets), its next read holds all of them: order, EOF just behind the data, and data
+    just before a CLOSE must all survive the switch from by-reference to copied."""
+    got = {}
+    lock = threading.Lock()
+
+    def keep(conn):
+        chunks = []
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        with lock:
+            got[conn.getsockname()[1], conn.getpeername()[1]] = b"".join(chunks)
+
+    sink = TcpServer(keep)
+    t = paramiko_transport(server)
+    try:
+        t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
+        echo = [t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port),
+                               ("127.0.0.1", 1), timeout=10) for _ in range(16)]
+        closing = [t.open_channel("direct-tcpip", ("127.0.0.1", sink.port),
+                                  ("127.0.0.1", 1), timeout=10) for _ in range(4)]
+        server.proc.send_signal(signal.SIGSTOP)
+        resume = threading.Timer(10, server.proc.send_signal, (signal.SIGCONT,))
+        resume.start()
+        try:
+            for r in range(40):
+                for i, ch in enumerate(echo + closing):
+                    ch.sendall(b"%02d:%02d;" % (i, r))
+            for ch in echo:
+                ch.shutdown_write()
+            for ch in closing:
+                ch.close()
+            time.sleep(0.3)  # let paramiko's writes reach the socket
+        finally:
+            resume.cancel()
+            server.proc.send_signal(signal.SIGCONT)
+        for i, ch in enumerate(echo):
+            ch.settimeout(20)
+            want = b"".join(b"%02d:%02d;" % (i, r) for r in range(40))
+            data = recv_exact(ch, len(want))
+            assert data == want, "channel %d: %r" % (i, data[:64])
+            assert ch.recv(1) == b"", "channel %d: no EOF after the data" % i
+        assert wait_until(lambda: len(got) == 4, 20), got
+        for i, data in enumerate(sorted(got.values())):
+            idx = 16 + i
+            assert data == b"".join(b"%02d:%02d;" % (idx, r) for r in range(40))
+    finally:
+        t.close()
+        sink.close()

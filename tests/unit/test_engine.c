@@ -1725,6 +1725,40 @@ static void test_data_begin_end(void **state)
 	pair_free(p);
 }
 
+/* ssh_in_pin: data events stay valid after later events and after the engine ran out of
+ * input (which frees the buffer when not pinned); unpinning releases it. */
+static void test_in_pin_keeps_data(void **state)
+{
+	struct pair *p = connected(NULL, NULL);
+	struct ssh_channel *ch = open_channel(p, 7, 5000, 3000);
+	static const char *const words[] = { "one", "two", "three" };
+	struct ssh_event ev;
+	const uint8_t *seen[3];
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		tc_data(&p->c, ssh_channel_id(ch), words[i], strlen(words[i]));
+	feed(p);
+	ssh_in_pin(p->s, true);
+	for (int i = 0; i < 3; i++) {
+		expect_event(p, &ev, SSH_EV_CHANNEL_DATA);
+		assert_int_equal(ev.len, strlen(words[i]));
+		seen[i] = ev.data;
+	}
+	assert_false(next(p, &ev));
+	assert_non_null(p->s->in.data); /* all consumed, but kept while pinned */
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(seen[i], words[i], strlen(words[i]));
+	ssh_in_pin(p->s, false);
+	assert_null(p->s->in.data);
+	tc_data(&p->c, ssh_channel_id(ch), "four", 4);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_CHANNEL_DATA);
+	assert_false(next(p, &ev));
+	assert_null(p->s->in.data); /* not pinned: released as before */
+	pair_free(p);
+}
+
 /* ssh_config.out_limit: channel sends pause while that much output waits (ssh_out_full) and
  * may resume once less than half is left (ssh_out_low). */
 static void test_out_limit(void **state)
@@ -2583,6 +2617,7 @@ int main(void)
 		cmocka_unit_test(test_rekey_during_userauth),
 		cmocka_unit_test(test_rekey_client_data_in_kex),
 		cmocka_unit_test(test_data_begin_end),
+		cmocka_unit_test(test_in_pin_keeps_data),
 		cmocka_unit_test(test_out_limit),
 		cmocka_unit_test(test_version_lines_refused),
 		cmocka_unit_test(test_version_lines_accepted),

@@ -414,6 +414,48 @@ static void test_io_stop_then_start_in_batch(void **state)
 	run_pair(true);
 }
 
+/* loop_io_close: closes the fd and drops the io's pending event in the same batch. */
+struct close_pair {
+	struct loop_io a, b;
+	int calls;
+};
+
+static void close_pair_cb(struct loop *l, struct loop_io *io, unsigned events)
+{
+	struct close_pair *p = io->ctx;
+	struct loop_io *other = io == &p->a ? &p->b : &p->a;
+
+	(void)events;
+	p->calls++;
+	loop_io_close(l, io, io->fd);
+	loop_io_close(l, other, other->fd);
+	loop_defer(l, pair_stop_defer, NULL);
+}
+
+static void test_io_close_drops_pending_event(void **state)
+{
+	struct loop *l = loop_new();
+	struct close_pair p = { .calls = 0 };
+	int pa[2], pb[2];
+
+	(void)state;
+	assert_int_equal(pipe2(pa, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pb, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(write(pa[1], "a", 1), 1);
+	assert_int_equal(write(pb[1], "b", 1), 1);
+	assert_int_equal(loop_io_start(l, &p.a, pa[0], LOOP_READ, close_pair_cb, &p), 0);
+	assert_int_equal(loop_io_start(l, &p.b, pb[0], LOOP_READ, close_pair_cb, &p), 0);
+	run_guarded(l);
+	assert_int_equal(p.calls, 1);
+	assert_false(p.a.registered);
+	assert_false(p.b.registered);
+	assert_int_equal(fcntl(pa[0], F_GETFD), -1); /* closed */
+	assert_int_equal(fcntl(pb[0], F_GETFD), -1);
+	loop_free(l);
+	close(pa[1]);
+	close(pb[1]);
+}
+
 /* ---- defers ---- */
 
 struct defer_log {
@@ -571,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_io_start_errors),
 		cmocka_unit_test(test_io_stop_drops_pending_event),
 		cmocka_unit_test(test_io_stop_then_start_in_batch),
+		cmocka_unit_test(test_io_close_drops_pending_event),
 		cmocka_unit_test(test_defer_fifo),
 		cmocka_unit_test(test_free_runs_defers_keeps_fds),
 		cmocka_unit_test(test_zero_timer_does_not_starve),

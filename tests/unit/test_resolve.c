@@ -1,6 +1,7 @@
 /* Unit tests for src/resolve.c. The source is included so the static family interleaving can
  * be tested directly; everything else goes through the public API. Loopback names only: the
  * ".invalid" lookup fails fast on a machine without DNS. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,26 @@ static void test_numeric_v6(void **state)
 {
 	(void)state;
 	lookup_ok("::1", AF_INET6);
+}
+
+/* A numeric host is delivered by a loop defer: the eventfd is never written. */
+static void test_numeric_without_eventfd(void **state)
+{
+	struct loop *l = loop_new();
+	struct resolver *r = resolver_new(l, 1);
+	struct result res = { .stop_loop = true, .loop = l };
+	uint64_t v;
+
+	(void)state;
+	assert_non_null(resolve_start(r, "127.0.0.1", 80, result_cb, &res));
+	assert_int_equal(read(r->efd, &v, sizeof(v)), -1);
+	assert_int_equal(errno, EAGAIN);
+	run_for(l, 0);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.err, 0);
+	freeaddrinfo(res.res);
+	resolver_free(r);
+	loop_free(l);
 }
 
 static void test_invalid_name_fails(void **state)
@@ -259,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_localhost),
 		cmocka_unit_test(test_numeric_v4),
 		cmocka_unit_test(test_numeric_v6),
+		cmocka_unit_test(test_numeric_without_eventfd),
 		cmocka_unit_test(test_invalid_name_fails),
 		cmocka_unit_test(test_cancel_before_completion),
 		cmocka_unit_test(test_cancel_when_done),
