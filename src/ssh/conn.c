@@ -382,41 +382,6 @@ size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch)
 	return ch->remote_window;
 }
 
-/* Reserves room in the output buffer for one CHANNEL_DATA packet and returns where its data
- * goes; the packet header is written by ssh_channel_data_end. */
-uint8_t *ssh_channel_data_begin(struct ssh *s, struct ssh_channel *ch, size_t *max)
-{
-	size_t space = ssh_channel_send_space(s, ch);
-
-	*max = 0;
-	if (space == 0)
-		return NULL;
-	if (space > ch->remote_maxpacket)
-		space = ch->remote_maxpacket;
-	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_DATA);
-	sbuf_put_u32(b, ch->remote_id);
-	sbuf_put_u32(b, 0);
-	sbuf_reserve(b, space + 256 + 64);
-	ch->data_off = b->len;
-	*max = space;
-	return b->data + b->len;
-}
-
-void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n)
-{
-	if (n == 0) {
-		s->out.len = s->pkt_start;
-		s->pkt_buf = NULL;
-		return;
-	}
-	put_u32be(s->out.data + ch->data_off - 4, (uint32_t)n);
-	s->out.len += n;
-	pkt_end(s);
-	ch->remote_window -= (uint32_t)n;
-	if (s->kex_bytes > s->cfg.rekey_bytes)
-		ssh_rekey(s);
-}
-
 /* CHANNEL_DATA header inside the payload: byte msg, uint32 recipient, uint32 length. */
 #define CONN_DATA_HDR 9
 
@@ -471,15 +436,12 @@ void ssh_channel_data_commit(struct ssh *s, struct ssh_channel *ch, size_t total
 size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data, size_t len)
 {
 	size_t done = 0;
+	struct iovec iov;
 
-	while (done < len) {
-		size_t max;
-		uint8_t *p = ssh_channel_data_begin(s, ch, &max);
-		if (p == NULL)
-			break;
-		size_t n = len - done < max ? len - done : max;
-		memcpy(p, (const uint8_t *)data + done, n);
-		ssh_channel_data_end(s, ch, n);
+	while (done < len && ssh_channel_data_reserve(s, ch, &iov, 1) == 1) {
+		size_t n = len - done < iov.iov_len ? len - done : iov.iov_len;
+		memcpy(iov.iov_base, (const uint8_t *)data + done, n);
+		ssh_channel_data_commit(s, ch, n);
 		done += n;
 	}
 	return done;

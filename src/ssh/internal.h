@@ -70,7 +70,7 @@ struct ssh_channel {
 	uint32_t consumed;        /* passed on by the caller, not yet granted back */
 	uint32_t remote_window;
 	uint32_t remote_maxpacket;
-	size_t data_off;          /* ssh_channel_data_begin: where the packet starts in out */
+	size_t data_off;          /* ssh_channel_data_reserve: where its packets start in out */
 	void *user;
 };
 

@@ -140,15 +140,13 @@ void *ssh_channel_user(const struct ssh_channel *ch);
 uint32_t ssh_channel_id(const struct ssh_channel *ch);
 
 /* Sending data: how much may be sent now (0 while re-keying, when the peer's window is shut, or
- * while ssh_out_data holds out_limit bytes). begin gives a place in the output buffer for up to
- * *max bytes of data; end frames and encrypts the n bytes written there (n == 0 cancels). */
+ * while ssh_out_data holds out_limit bytes). */
 size_t ssh_channel_send_space(struct ssh *s, struct ssh_channel *ch);
-uint8_t *ssh_channel_data_begin(struct ssh *s, struct ssh_channel *ch, size_t *max);
-void ssh_channel_data_end(struct ssh *s, struct ssh_channel *ch, size_t n);
-/* The same for several packets at once, for one readv(): lays out up to max_iov CHANNEL_DATA
- * packets back to back in the output buffer and points iov at their data; returns how many
- * (0: nothing may be sent now). commit seals the packets holding the total bytes written
- * there (the last one may be short) and drops the rest; total == 0 cancels. */
+/* Zero-copy sends, e.g. for one readv(): lays out up to max_iov CHANNEL_DATA packets back to
+ * back in the output buffer (each up to the peer's max packet, all together up to the send
+ * space) and points iov at their data; returns how many (0: nothing may be sent now). commit
+ * seals the packets holding the total bytes written there (the last one may be short) and
+ * drops the rest; total == 0 cancels. */
 size_t ssh_channel_data_reserve(struct ssh *s, struct ssh_channel *ch, struct iovec *iov,
 				size_t max_iov);
 void ssh_channel_data_commit(struct ssh *s, struct ssh_channel *ch, size_t total);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <cmocka.h>
 
@@ -1542,7 +1543,7 @@ static void test_rekey_holds_connection_messages(void **state)
 	struct ssh_event ev;
 	struct sbuf m;
 	struct sreader r;
-	size_t max;
+	struct iovec iov;
 	uint8_t data[6000];
 	(void)state;
 
@@ -1557,8 +1558,7 @@ static void test_rekey_holds_connection_messages(void **state)
 	assert_true(kex_tx_blocked(p->s));
 	assert_int_equal(ssh_channel_send_space(p->s, ch), 0);
 	assert_int_equal(ssh_channel_write(p->s, ch, "x", 1), 0);
-	assert_null(ssh_channel_data_begin(p->s, ch, &max));
-	assert_int_equal(max, 0);
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 0);
 	ssh_channel_consumed(p->s, ch, sizeof(data)); /* window < half: an adjust is due */
 	/* Client messages sent before it saw our KEXINIT still get answers, held back. */
 	tc_global_request(&p->c, "keepalive@openssh.com", true);
@@ -1675,36 +1675,34 @@ static void test_rekey_client_data_in_kex(void **state)
 	pair_free(p);
 }
 
-/* Zero-copy sends: data_begin offers at most min(window, max packet); end with fewer bytes
- * sends just those, end with 0 sends nothing. */
-static void test_data_begin_end(void **state)
+/* Zero-copy sends, one packet at a time: reserve offers at most min(window, max packet);
+ * commit with fewer bytes sends just those, commit with 0 sends nothing. */
+static void test_data_reserve_commit(void **state)
 {
 	struct pair *p = connected(NULL, NULL);
 	struct ssh_channel *ch = open_channel(p, 7, 5000, 3000);
 	struct sbuf m;
 	struct sreader r;
-	size_t max, n;
+	struct iovec iov;
+	size_t n;
 	(void)state;
 
-	uint8_t *d = ssh_channel_data_begin(p->s, ch, &max);
-	assert_non_null(d);
-	assert_int_equal(max, 3000);
-	memcpy(d, "abc", 3);
-	ssh_channel_data_end(p->s, ch, 3);
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 1);
+	assert_int_equal(iov.iov_len, 3000);
+	memcpy(iov.iov_base, "abc", 3);
+	ssh_channel_data_commit(p->s, ch, 3);
 	assert_int_equal(ssh_channel_send_space(p->s, ch), 4997);
-	d = ssh_channel_data_begin(p->s, ch, &max);
-	assert_non_null(d);
-	ssh_channel_data_end(p->s, ch, 0); /* cancelled */
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 1);
+	ssh_channel_data_commit(p->s, ch, 0); /* cancelled */
 	assert_int_equal(ssh_channel_send_space(p->s, ch), 4997);
-	d = ssh_channel_data_begin(p->s, ch, &max);
-	memset(d, 'z', max);
-	ssh_channel_data_end(p->s, ch, max);
-	d = ssh_channel_data_begin(p->s, ch, &max);
-	assert_int_equal(max, 4997 - 3000);
-	memset(d, 'y', max);
-	ssh_channel_data_end(p->s, ch, max);
-	assert_null(ssh_channel_data_begin(p->s, ch, &max));
-	assert_int_equal(max, 0);
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 1);
+	memset(iov.iov_base, 'z', iov.iov_len);
+	ssh_channel_data_commit(p->s, ch, iov.iov_len);
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 1);
+	assert_int_equal(iov.iov_len, 4997 - 3000);
+	memset(iov.iov_base, 'y', iov.iov_len);
+	ssh_channel_data_commit(p->s, ch, iov.iov_len);
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, &iov, 1), 0);
 	s2c(p);
 	expect_msg(p, M_DATA, &m, &r);
 	assert_int_equal(sreader_u32(&r), 7);
@@ -1720,6 +1718,41 @@ static void test_data_begin_end(void **state)
 	sreader_string(&r, &n);
 	assert_int_equal(n, 1997);
 	sbuf_free(&m);
+	expect_no_msg(p);
+	assert_string_equal(p->c.err, "");
+	pair_free(p);
+}
+
+/* Several packets per reserve (one readv): the window splits into max-packet slots, and a
+ * commit of fewer bytes seals only the packets those bytes fill, the last one short. */
+static void test_data_reserve_several(void **state)
+{
+	struct pair *p = connected(NULL, NULL);
+	struct ssh_channel *ch = open_channel(p, 9, 10000, 3000);
+	struct sbuf m;
+	struct sreader r;
+	struct iovec iov[8];
+	size_t n;
+	(void)state;
+
+	assert_int_equal(ssh_channel_data_reserve(p->s, ch, iov, 8), 4);
+	assert_int_equal(iov[0].iov_len, 3000);
+	assert_int_equal(iov[2].iov_len, 3000);
+	assert_int_equal(iov[3].iov_len, 1000);
+	for (int i = 0; i < 3; i++)
+		memset(iov[i].iov_base, 'a' + i, iov[i].iov_len);
+	ssh_channel_data_commit(p->s, ch, 7000);
+	assert_int_equal(ssh_channel_send_space(p->s, ch), 3000);
+	s2c(p);
+	static const size_t want[] = { 3000, 3000, 1000 };
+	for (int i = 0; i < 3; i++) {
+		expect_msg(p, M_DATA, &m, &r);
+		assert_int_equal(sreader_u32(&r), 9);
+		const uint8_t *d = sreader_string(&r, &n);
+		assert_int_equal(n, want[i]);
+		assert_true(d[0] == 'a' + i && d[n - 1] == 'a' + i);
+		sbuf_free(&m);
+	}
 	expect_no_msg(p);
 	assert_string_equal(p->c.err, "");
 	pair_free(p);
@@ -2616,7 +2649,8 @@ int main(void)
 		cmocka_unit_test(test_rekey_holds_connection_messages),
 		cmocka_unit_test(test_rekey_during_userauth),
 		cmocka_unit_test(test_rekey_client_data_in_kex),
-		cmocka_unit_test(test_data_begin_end),
+		cmocka_unit_test(test_data_reserve_commit),
+		cmocka_unit_test(test_data_reserve_several),
 		cmocka_unit_test(test_in_pin_keeps_data),
 		cmocka_unit_test(test_out_limit),
 		cmocka_unit_test(test_version_lines_refused),
