@@ -146,9 +146,8 @@ int loop_io_set(struct loop *l, struct loop_io *io, unsigned events)
 	return 0;
 }
 
-/* Unregisters io and forgets any event for it still pending in the current batch, so neither
- * a reused struct nor a re-registration sees a stale event. Must be called before the owner
- * closes the fd. */
+/* Forgets any event for io still pending in the current batch, so neither a reused struct nor
+ * a re-registration sees a stale event. */
 static void io_forget(struct loop *l, struct loop_io *io)
 {
 	io->registered = false;
@@ -159,6 +158,7 @@ static void io_forget(struct loop *l, struct loop_io *io)
 	}
 }
 
+/* Unregisters io. Must be called before the owner closes the fd (or use loop_io_close). */
 void loop_io_stop(struct loop *l, struct loop_io *io)
 {
 	if (!io->registered) {

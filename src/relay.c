@@ -174,10 +174,8 @@ static int write_batched(struct channel *c)
 
 void relay_flush(struct channel *c)
 {
-	if (c->fd == -1 || c->closing) {
-		c->batched = false;
-		return;
-	}
+	if (c->fd == -1 || c->closing)
+		return; /* channel_release_target() already dropped its spans */
 	int r = c->batched ? write_batched(c) : flush_target(c);
 	if (r == 0)
 		relay_update(c);
@@ -204,7 +202,7 @@ void relay_update(struct channel *c)
 	if (c->dirty)
 		return; /* relay_flush() at the end of this pass decides */
 	struct ssh *ssh = chan_ssh(c);
-	bool pending = c->tbuf.len > c->toff;
+	bool pending = relay_pending(c);
 
 	if (c->sch == NULL) {
 		/* The client closed: only hand over what is left, then go. */
@@ -272,8 +270,7 @@ out:
 
 void relay_start(struct channel *c)
 {
-	/* Registered as parked: relay_update() adds it with the events it wants, in one call. */
-	c->io.registered = false;
+	/* Starts parked: relay_update() registers it with the events it wants, in one call. */
 	c->parked = true;
 	relay_update(c);
 }

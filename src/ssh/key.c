@@ -337,7 +337,6 @@ static EVP_PKEY *key_read_rsa_public(struct sreader *r)
 	return pkey;
 }
 
-/* Reads the public fields that follow the type string of a key blob. Returns the key or NULL. */
 /* An Ed25519 or X25519 public key from its 32 raw bytes. The algorithm's context is made
  * once: EVP_PKEY_new_raw_public_key() looks the algorithm up again on every call, which showed
  * up in the profile of new sessions. Single-threaded use only (the engine's loop). */
@@ -358,6 +357,7 @@ EVP_PKEY *key_raw_public(bool x25519, const uint8_t *p, size_t n)
 	return pkey;
 }
 
+/* Reads the public fields that follow the type string of a key blob. Returns the key or NULL. */
 static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
 {
 	const uint8_t *p, *c;
