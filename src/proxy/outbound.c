@@ -16,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "../log.h"
 #include "../loop.h"
+#include "../policy.h"
 #include "../resolve.h"
 #include "../xmalloc.h"
 #include "direct.h"
@@ -29,8 +29,6 @@
 #include "proxy_url.h"
 #include "socks5.h"
 
-#define OUTBOUND_MAX_HOST	 255
-#define OUTBOUND_RESERVED_PREFIX "alknet-"
 /* SOCKS5 replies are at most 262 bytes; the rest of this buffer takes tunnel bytes that come in
  * the same segment. HTTP uses HTTP_CONNECT_MAX_HEADER. */
 #define OUTBOUND_SOCKS_BUF	  2048
@@ -225,8 +223,8 @@ static int outbound_send(struct outbound *o, uint8_t *msg, size_t len)
 /* Sends the SOCKS5 CONNECT. Returns 1 (go on parsing) or -1 (o is gone). */
 static int outbound_s5_connect(struct outbound *o)
 {
-	uint8_t *req = xmalloc(SOCKS5_MAX_REPLY);
-	int n = socks5_connect_request(req, SOCKS5_MAX_REPLY, &o->dst);
+	uint8_t *req = xmalloc(SOCKS5_MAX_REQUEST);
+	int n = socks5_connect_request(req, SOCKS5_MAX_REQUEST, &o->dst);
 
 	if (n < 0) {
 		free(req);
@@ -538,25 +536,14 @@ static void outbound_on_direct(void *ctx, int fd, enum dial_err err)
 	outbound_finish(o, err == DIAL_OK ? NULL : dial_strerror(err));
 }
 
-/* channel.c refuses these before calling us; checked again because sending a reserved name or
- * a malformed one to a proxy must never happen. Returns NULL or the failure text. */
+/* channel.c refuses these before calling us; checked again (with the same policy_check)
+ * because sending a reserved name or a malformed one to a proxy must never happen. Returns
+ * NULL or the failure text. */
 static const char *outbound_check_dest(const char *host, uint16_t port)
 {
-	size_t n = strlen(host);
+	enum policy_verdict v = policy_check(host, strlen(host), port);
 
-	if (strncasecmp(host, OUTBOUND_RESERVED_PREFIX, strlen(OUTBOUND_RESERVED_PREFIX)) == 0) {
-		return "reserved destination";
-	}
-	if (n == 0 || n > OUTBOUND_MAX_HOST || port == 0) {
-		return "invalid destination";
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)host[i];
-		if (c <= 0x20 || c == 0x7f) {
-			return "invalid destination";
-		}
-	}
-	return NULL;
+	return v == POLICY_ALLOW ? NULL : policy_reason_text(v);
 }
 
 /* Fails from the loop, not from inside outbound_start: the timer delivers o->error. */
