@@ -2,7 +2,6 @@
  * connecting cases use a listener with backlog 0 whose accept queue is filled: Linux then drops
  * further SYNs, so those connects stay in progress. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,17 +19,12 @@
 
 #include <cmocka.h>
 
+#include "loop_env.c"
+
 #include "loop.h"
 #include "net.h"
 #include "proxy/direct.h"
 #include "resolve.h"
-
-#define GUARD_MS 5000
-
-struct env {
-	struct loop *l;
-	struct resolver *r;
-};
 
 struct dial_result {
 	int calls;
@@ -38,26 +32,6 @@ struct dial_result {
 	enum dial_err err;
 	struct loop *l;
 };
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	e->l = loop_new();
-	e->r = resolver_new(e->l, 2);
-	*state = e;
-	return e->l != NULL && e->r != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	resolver_free(e->r);
-	loop_free(e->l);
-	free(e);
-	return 0;
-}
 
 static void dial_done(void *ctx, int fd, enum dial_err err)
 {
@@ -69,44 +43,12 @@ static void dial_done(void *ctx, int fd, enum dial_err err)
 	loop_stop(d->l);
 }
 
-static void guard_cb(struct loop *l, void *ctx)
-{
-	*(bool *)ctx = true;
-	loop_stop(l);
-}
-
-/* Runs the loop until a callback stops it (ms == 0; fails after GUARD_MS) or for ms. */
-static void run_for(struct loop *l, uint64_t ms)
-{
-	struct loop_timer t;
-	bool fired = false;
-
-	loop_timer_init(&t);
-	loop_timer_start(l, &t, ms ? ms : GUARD_MS, guard_cb, &fired);
-	assert_int_equal(loop_run(l), 0);
-	loop_timer_stop(l, &t);
-	assert_true(ms ? fired : !fired);
-}
-
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d) != NULL) {
-		n++;
-	}
-	closedir(d);
-	return n;
 }
 
 /* Listening socket on the loopback of `family`; returns the fd and stores the port. */
@@ -371,15 +313,15 @@ static void test_strerror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_connect_v4, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_v6, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_name_not_resolved, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_while_connecting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_while_resolving, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_while_connecting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_while_resolving, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callback_frees_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_v4, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_v6, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_refused, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_name_not_resolved, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_while_connecting, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_while_resolving, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_connecting, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_resolving, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_callback_frees_owner, env_setup, env_teardown),
 		cmocka_unit_test(test_strerror),
 	};
 

@@ -2,7 +2,6 @@
  * 127.0.0.1, reads what the outbound sends (recording it), answers with canned bytes (whole,
  * or one byte at a time), then echoes the tunnel, closes, or hangs. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,14 +20,14 @@
 
 #include <cmocka.h>
 
+#include "loop_env.c"
+
 #include "log.h"
 #include "loop.h"
 #include "proxy/http_connect.h"
 #include "proxy/outbound.h"
 #include "proxy/proxy_url.h"
 #include "resolve.h"
-
-#define GUARD_MS 5000
 
 enum fake_after {
 	FAKE_ECHO = 0,	/* echo the tunnel until EOF */
@@ -57,11 +56,6 @@ struct fake_proxy {
 	int accepted;
 };
 
-struct env {
-	struct loop *l;
-	struct resolver *r;
-};
-
 struct result {
 	int calls;
 	int fd;
@@ -70,39 +64,6 @@ struct result {
 	size_t early_len;
 	struct loop *l;
 };
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	e->l = loop_new();
-	e->r = resolver_new(e->l, 2);
-	*state = e;
-	return e->l != NULL && e->r != NULL ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	resolver_free(e->r);
-	loop_free(e->l);
-	free(e);
-	return 0;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d) != NULL) {
-		n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static uint64_t mono_ms(void)
 {
@@ -264,25 +225,6 @@ static void done_cb(void *ctx, const struct outbound_result *r)
 	}
 	res->early_len = r->early_len;
 	loop_stop(res->l);
-}
-
-static void guard_cb(struct loop *l, void *ctx)
-{
-	*(bool *)ctx = true;
-	loop_stop(l);
-}
-
-/* Runs the loop until the callback stops it (fails after GUARD_MS), or for ms when ms > 0. */
-static void run_for(struct loop *l, uint64_t ms)
-{
-	struct loop_timer t;
-	bool fired = false;
-
-	loop_timer_init(&t);
-	loop_timer_start(l, &t, ms ? ms : GUARD_MS, guard_cb, &fired);
-	assert_int_equal(loop_run(l), 0);
-	loop_timer_stop(l, &t);
-	assert_true(ms ? fired : !fired);
 }
 
 /* Starts an outbound and runs the loop until its callback. The callback never runs inside
@@ -867,7 +809,7 @@ static void test_warn_once_per_kind(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_warn_once_per_kind),
 		T(test_socks5h_sends_name),

@@ -10,8 +10,7 @@
 #include <cmocka.h>
 
 #include "resolve.c"
-
-#define GUARD_MS 5000
+#include "loop_env.c"
 
 struct result {
 	int calls;
@@ -36,26 +35,6 @@ static void result_cb(void *ctx, int err, struct addrinfo *res)
 	if (r->stop_loop) {
 		loop_stop(r->loop);
 	}
-}
-
-static void guard_cb(struct loop *l, void *ctx)
-{
-	*(bool *)ctx = true;
-	loop_stop(l);
-}
-
-/* Runs the loop for ms milliseconds, or until a callback stops it when ms == 0 (then failing
- * the test after GUARD_MS). */
-static void run_for(struct loop *l, uint64_t ms)
-{
-	struct loop_timer t;
-	bool fired = false;
-
-	loop_timer_init(&t);
-	loop_timer_start(l, &t, ms ? ms : GUARD_MS, guard_cb, &fired);
-	assert_int_equal(loop_run(l), 0);
-	loop_timer_stop(l, &t);
-	assert_true(ms ? fired : !fired);
 }
 
 static void lookup_ok(const char *host, int family)
