@@ -386,6 +386,17 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
+def recv_to_eof(sock):
+    """Reads to EOF and returns the bytes (a socket or a paramiko channel)."""
+    chunks = []
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            break
+        chunks.append(d)
+    return b"".join(chunks)
+
+
 def recv_all(sock):
     """Reads to EOF; returns (sha256 hex, byte count) without keeping the data."""
     h = hashlib.sha256()

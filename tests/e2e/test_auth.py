@@ -8,7 +8,7 @@ import subprocess
 import paramiko
 import pytest
 
-from conftest import CLIENT_KEY_TYPES, keygen, rand_bytes
+from conftest import CLIENT_KEY_TYPES, keygen, rand_bytes, recv_to_eof
 from conftest import paramiko_transport as transport
 
 SSH_TIMEOUT = 30
@@ -202,12 +202,7 @@ def test_second_auth_attempt_on_one_connection(server, keys, echo_server):
         ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
         ch.sendall(b"ping")
         ch.shutdown_write()
-        got = b""
-        while True:
-            d = ch.recv(100)
-            if not d:
-                break
-            got += d
+        got = recv_to_eof(ch)
         assert got == b"ping"
     finally:
         t.close()

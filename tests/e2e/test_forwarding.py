@@ -15,9 +15,9 @@ import pytest
 
 from conftest import (MIB, HttpTarget, TcpServer, closed_port, echo_handler, echo_roundtrip,
                       free_port, listening_ports, paramiko_transport, rand_bytes, recv_all,
-                      recv_exact, rss_kib, sha256_hex,
-                      socks5_channel_fails, socks5_connect, ssh_bg, ssh_cmd_info,
-                      ssh_dynamic_forward, ssh_local_forward, wait_until)
+                      recv_exact, recv_to_eof, rss_kib, sha256_hex, socks5_channel_fails,
+                      socks5_connect, ssh_bg, ssh_cmd_info, ssh_dynamic_forward,
+                      ssh_local_forward, wait_until)
 
 SSH_TIMEOUT = 60
 
@@ -362,12 +362,7 @@ def test_half_close_local_forward(server, keys, sink_server, tmp_path):
             with socket.create_connection(("127.0.0.1", fwd.port), timeout=30) as s:
                 s.sendall(data)
                 s.shutdown(socket.SHUT_WR)
-                reply = b""
-                while True:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    reply += d
+                reply = recv_to_eof(s)
             assert reply.decode().split() == [sha256_hex(data), str(size)]
 
 

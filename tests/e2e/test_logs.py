@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import (HttpTarget, TcpServer, closed_port, echo_handler, echo_roundtrip,
-                      rand_bytes, sha256_hex, sha256_sink_handler, socks5_channel_fails,
+                      rand_bytes, recv_to_eof, sha256_hex, sha256_sink_handler, socks5_channel_fails,
                       socks5_connect, ssh_cmd_info, ssh_dynamic_forward, ssh_local_forward,
                       start_server)
 
@@ -74,12 +74,7 @@ def run_mix(server, keys, tmp_path):
             with socket.create_connection(("127.0.0.1", fwd.port), timeout=30) as s:
                 s.sendall(data)
                 s.shutdown(socket.SHUT_WR)
-                reply = b""
-                while True:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    reply += d
+                reply = recv_to_eof(s)
             assert reply.decode().split() == [sha256_hex(data), str(SIZE_L)]
         # ssh -D: curl by name (localhost), SOCKS5 by IPv6 address, and failures by name.
         with ssh_dynamic_forward(server, keys.default, tmp_path) as fwd:
