@@ -28,7 +28,8 @@ struct channel {
 	size_t toff;
 	bool client_eof;           /* EOF from the client: shut the target's write side */
 	bool target_eof;           /* EOF from the target: sent CHANNEL_EOF */
-	bool shut_wr;
+	bool shut_wr;              /* the target's write side is done (shut down, or failed) */
+	bool write_failed;         /* a write to the target failed: client data is dropped */
 	bool closing;              /* we sent CHANNEL_CLOSE */
 	struct loop_timer linger;  /* after the client's CLOSE: time left to hand over tbuf */
 	bool dirty;                /* on the session's list of targets to write to */

@@ -54,14 +54,32 @@ static int read_target(struct channel *c)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			break;
-		channel_finish(c);
-		return -1;
+		/* A reset or other read error ends only what the target sends, after everything
+		 * it sent before (still readable after a RST) has been read, as OpenSSH's
+		 * chan_read_failed: CLOSE waits for the client's side to end too. */
+		c->target_eof = true;
+		ssh_channel_send_eof(ssh, c->sch);
+		break;
 	}
 	return 0;
 }
 
+/* The target no longer takes data (EPIPE, ECONNRESET, ...): only the client -> target
+ * direction ends, like OpenSSH's chan_write_failed. What the client sent is dropped and its
+ * window handed back, so the client is never stalled; what the target sends is still read. */
+static void target_write_failed(struct channel *c, size_t dropped)
+{
+	dropped += c->tbuf.len - c->toff;
+	sbuf_free(&c->tbuf);
+	c->toff = 0;
+	c->write_failed = true;
+	c->shut_wr = true;
+	if (dropped > 0 && c->sch)
+		ssh_channel_consumed(chan_ssh(c), c->sch, dropped);
+}
+
 /* Sends buffered client data to the target; grants window for what it took. */
-static int flush_target(struct channel *c)
+static void flush_target(struct channel *c)
 {
 	while (c->tbuf.len > c->toff) {
 		ssize_t n = send(c->fd, c->tbuf.data + c->toff, c->tbuf.len - c->toff, MSG_NOSIGNAL);
@@ -74,13 +92,12 @@ static int flush_target(struct channel *c)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		channel_finish(c);
-		return -1;
+			return;
+		target_write_failed(c, 0);
+		return;
 	}
 	sbuf_free(&c->tbuf);
 	c->toff = 0;
-	return 0;
 }
 
 static struct relay_batch *batch_of(const struct channel *c)
@@ -111,6 +128,10 @@ void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 {
 	if (c == NULL || c->fd == -1 || c->closing)
 		return;
+	if (c->write_failed) {
+		ssh_channel_consumed(chan_ssh(c), c->sch, len);
+		return;
+	}
 	if (!c->dirty) {
 		c->dirty = true;
 		c->dirty_next = c->sess->dirty;
@@ -136,7 +157,7 @@ void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
 
 /* Sends c's spans of this pass in one sendmsg, grants window for what the socket took and
  * buffers the rest (tbuf is empty while c has spans). */
-static int write_batched(struct channel *c)
+static void write_batched(struct channel *c)
 {
 	struct relay_batch *b = batch_of(c);
 	struct iovec iov[RELAY_BATCH_SPANS];
@@ -155,8 +176,11 @@ static int write_batched(struct channel *c)
 		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 	} while (w == -1 && errno == EINTR);
 	if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		channel_finish(c);
-		return -1;
+		size_t all = 0;
+		for (int i = 0; i < n; i++)
+			all += iov[i].iov_len;
+		target_write_failed(c, all);
+		return;
 	}
 	size_t sent = w > 0 ? (size_t)w : 0;
 	if (sent > 0 && c->sch)
@@ -169,16 +193,17 @@ static int write_batched(struct channel *c)
 		sbuf_put(&c->tbuf, (uint8_t *)iov[i].iov_base + sent, iov[i].iov_len - sent);
 		sent = 0;
 	}
-	return 0;
 }
 
 void relay_flush(struct channel *c)
 {
 	if (c->fd == -1 || c->closing)
 		return; /* channel_release_target() already dropped its spans */
-	int r = c->batched ? write_batched(c) : flush_target(c);
-	if (r == 0)
-		relay_update(c);
+	if (c->batched)
+		write_batched(c);
+	else
+		flush_target(c);
+	relay_update(c);
 }
 
 /* Bytes a proxy delivered together with its reply go to the client before anything else
@@ -240,31 +265,32 @@ void relay_update(struct channel *c)
 	loop_io_set(c->sess->srv->loop, &c->io, want);
 }
 
+/* True when the target may be read now: the client's window and the session output have
+ * room, and no early bytes wait ahead of new ones. */
+static bool can_read(struct channel *c)
+{
+	return c->sch && !c->target_eof && c->early.len == 0 &&
+	       ssh_channel_send_space(chan_ssh(c), c->sch) > 0;
+}
+
 static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events)
 {
 	struct channel *c = io->ctx;
 	struct session *s = c->sess;
 
-	if ((events & (LOOP_WRITE | LOOP_ERROR)) && flush_target(c) != 0)
-		goto out;
-	if ((events & (LOOP_READ | LOOP_ERROR)) && c->sch && !c->target_eof && read_target(c) != 0)
-		goto out;
-	if ((events & LOOP_ERROR) && !c->closing && c->sch &&
-	    !(io->events & LOOP_READ && ssh_channel_send_space(chan_ssh(c), c->sch) > 0)) {
-		/* A hang-up we can't act on yet (window shut): stop polling until it opens,
-		 * or epoll would report it again at once. */
-		int err = 0;
-		socklen_t len = sizeof(err);
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err != 0) {
-			channel_finish(c);
-			goto out;
-		}
+	if (events & (LOOP_WRITE | LOOP_ERROR))
+		flush_target(c);
+	if ((events & (LOOP_READ | LOOP_ERROR)) && c->sch && !c->target_eof)
+		read_target(c);
+	if ((events & LOOP_ERROR) && !c->closing && !can_read(c) && !relay_pending(c)) {
+		/* A reset or hang-up while the client's window is shut: the bytes the target
+		 * sent before it are still readable, so don't act on the error yet (sshd reads
+		 * them too). Stop polling until the window opens, or epoll would report the
+		 * error again at once; reading then delivers the data, then the error as EOF. */
 		loop_io_stop(l, io);
 		c->parked = true;
 	}
 	relay_update(c);
-out:
 	session_flush(s);
 }
 
