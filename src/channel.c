@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel_direct_tcpip.h"
 #include "log.h"
 #include "policy.h"
 #include "proxy/outbound.h"
@@ -124,7 +125,12 @@ void channel_open(struct session *s, const struct ssh_event *ev)
 		refuse(s, ev, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, "server shutting down");
 		return;
 	}
-	enum policy_verdict v = policy_check(ev->host, ev->host_len, ev->port);
+	struct tcpip_open req;
+	if (tcpip_parse_open(ev->type_data, ev->type_len, &req) != 0) {
+		refuse(s, ev, SSH_OPEN_CONNECT_FAILED, "malformed request");
+		return;
+	}
+	enum policy_verdict v = policy_check(req.host, req.host_len, req.port);
 	if (v != POLICY_ALLOW) {
 		refuse(s, ev,
 		       v == POLICY_RESERVED ? SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
@@ -138,7 +144,7 @@ void channel_open(struct session *s, const struct ssh_event *ev)
 	c->sch = ev->ch;
 	channel_link(s, c);
 	ssh_channel_set_user(ev->ch, c);
-	c->dial = outbound_start(srv->loop, srv->resolver, srv->proxy, ev->host, (uint16_t)ev->port,
+	c->dial = outbound_start(srv->loop, srv->resolver, srv->proxy, req.host, (uint16_t)req.port,
 				 outbound_timeout_ms(srv), dial_done, c);
 }
 

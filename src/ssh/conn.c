@@ -103,25 +103,6 @@ static bool recv_global_request(struct ssh *s, struct sreader *r, struct ssh_eve
 	return true;
 }
 
-/* Parses the direct-tcpip fields (RFC 4254 §7.2) into the event. */
-static bool parse_direct_tcpip(struct ssh *s, struct sreader *r, struct ssh_event *ev)
-{
-	size_t hlen, olen;
-	const uint8_t *host = sreader_string(r, &hlen);
-	uint32_t port = sreader_u32(r);
-	const uint8_t *orig = sreader_string(r, &olen);
-	uint32_t orig_port = sreader_u32(r);
-
-	if (r->err)
-		return false;
-	ev->host = scratch_str(s, host, hlen > 1024 ? 1024 : hlen);
-	ev->host_len = hlen;
-	ev->port = port;
-	ev->orig_addr = scratch_str(s, orig, olen > 64 ? 64 : olen);
-	ev->orig_port = orig_port;
-	return true;
-}
-
 static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
 {
 	size_t tlen;
@@ -143,11 +124,6 @@ static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
 		send_open_failure(s, sender, SSH_OPEN_UNKNOWN_CHANNEL_TYPE, "bad channel type");
 		return false;
 	}
-	bool direct = sreader_string_eq(type, tlen, "direct-tcpip");
-	if (direct && !parse_direct_tcpip(s, r, ev)) {
-		send_open_failure(s, sender, SSH_OPEN_CONNECT_FAILED, "malformed request");
-		return false;
-	}
 	struct ssh_channel *ch = chan_new(s);
 	if (ch == NULL) {
 		send_open_failure(s, sender, SSH_OPEN_RESOURCE_SHORTAGE, "too many channels");
@@ -159,6 +135,9 @@ static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
 	ev->type = SSH_EV_CHANNEL_OPEN;
 	ev->ch = ch;
 	ev->chan_type = scratch_str(s, type, tlen > 64 ? 64 : tlen);
+	/* The type-specific fields are the host's to parse (channel types live above us). */
+	ev->type_data = r->p + r->off;
+	ev->type_len = sreader_left(r);
 	return true;
 }
 

@@ -64,13 +64,12 @@ struct ssh_event {
 	const struct ssh_key *key; /* the client's public key */
 	bool has_sig;              /* false: a query ("would you accept this key?") */
 	bool sig_ok;               /* has_sig and the signature verified */
-	/* CHANNEL_OPEN: NUL-terminated copies; host_len tells if host held a NUL */
+	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
+	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
+	 * the host's channel type to parse; valid like CHANNEL_DATA's data. */
 	const char *chan_type;
-	const char *host;
-	size_t host_len;
-	uint32_t port;
-	const char *orig_addr;
-	uint32_t orig_port;
+	const uint8_t *type_data;
+	size_t type_len;
 	/* GLOBAL_REQUEST */
 	const char *name;
 	/* DISCONNECT: reason and a short text; peer true if the peer sent it */

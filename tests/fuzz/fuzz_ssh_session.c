@@ -30,6 +30,7 @@
 
 #include "fuzz_common.h"
 #include "fuzz_keys.h"
+#include "channel_direct_tcpip.h"
 #include "policy.h"
 #include "ssh/buf.h"
 #include "ssh/cipher.h"
@@ -194,13 +195,14 @@ static void on_event(struct client *c, struct ssh_event *ev)
 		 * "direct-tcpip\0..." once read as direct-tcpip here with host NULL; seed
 		 * corpus/fuzz_ssh_session/chan-type-embedded-nul). */
 		bool direct = strcmp(ev->chan_type, "direct-tcpip") == 0;
-		if (direct) {
-			FUZZ_CHECK(ev->host != NULL && ev->orig_addr != NULL);
-			if (ev->port % 2 == 1 &&
-			    policy_check(ev->host, ev->host_len, ev->port) == POLICY_ALLOW) {
+		struct tcpip_open req;
+		FUZZ_CHECK(ev->type_len == 0 || ev->type_data != NULL);
+		if (direct && tcpip_parse_open(ev->type_data, ev->type_len, &req) == 0) {
+			if (req.port % 2 == 1 &&
+			    policy_check(req.host, req.host_len, req.port) == POLICY_ALLOW) {
 				ssh_channel_set_user(ev->ch, c);
 				FUZZ_CHECK(ssh_channel_user(ev->ch) == c);
-				if (ev->port % 4 == 3 && defer_channel(c, ev->ch))
+				if (req.port % 4 == 3 && defer_channel(c, ev->ch))
 					break; /* confirmed before the next record */
 				ssh_channel_confirm(s, ev->ch);
 				break;

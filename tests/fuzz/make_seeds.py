@@ -286,6 +286,12 @@ def small_seeds():
                                       (443, b"x" * 255), (443, b"x" * 256), (443, b""),
                                       (8080, b"[::1]")]):
         write("fuzz_policy", "dest%02d" % i, u32(port) + host)
+    for i, fields in enumerate([string(b"example.com") + u32(443) + string(b"192.0.2.1") + u32(4),
+                                string(b"a\0b") + u32(80) + string(b"o") + u32(1),
+                                string(b"x" * 300) + u32(22) + string(b"") + u32(0),
+                                string(b"h") + u32(1) + string(b"o") + u32(2) + b"\0",
+                                string(b"h") + u32(1) + string(b"o"), u32(0xffffffff)]):
+        write("fuzz_tcpip_open", "open%02d" % i, fields)
     ops = bytes([1, 3, 2, 0, 5, 4 | 8 << 3, 6, 3, 3])
     write("fuzz_buf", "kexinit-like",
           bytes([len(ops)]) + ops + u32(7) + string("ssh-rsa") + b"\1" + u32(3) + b"abc")

@@ -1,0 +1,24 @@
+/* The direct-tcpip channel type (RFC 4254 §7.2): policy check, outbound connect, then a relay
+ * between the channel and the target socket until both directions are done. */
+#ifndef ALKNET_CHANNEL_DIRECT_TCPIP_H
+#define ALKNET_CHANNEL_DIRECT_TCPIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/* The type-specific fields of a direct-tcpip CHANNEL_OPEN. */
+struct tcpip_open {
+	char host[POLICY_MAX_HOST + 1]; /* NUL-terminated, cut at POLICY_MAX_HOST */
+	size_t host_len;                /* on the wire: differs from strlen(host) when the name
+					 * held a NUL or was too long (policy_check refuses it) */
+	uint32_t port;
+	uint32_t orig_port;
+};
+
+/* Parses host, port, originator address and port from the bytes after CHANNEL_OPEN's common
+ * fields. Returns 0, or -EBADMSG when a field is missing or bytes follow the last one. */
+int tcpip_parse_open(const uint8_t *p, size_t n, struct tcpip_open *out);
+
+#endif
