@@ -1,6 +1,13 @@
-/* A direct-tcpip channel: policy check, outbound connect, then the relay (relay.c) until both
- * directions are done. The session owns its channels; a channel owns its target socket, its
- * buffer toward the target and its connect in progress. */
+/* Channels of one session: the generic life of a channel from CHANNEL_OPEN to the second
+ * CLOSE, and a table of channel types (dropbear's struct ChanType is the model) that do the
+ * type-specific work. direct-tcpip is one entry (channel_direct_tcpip.c).
+ *
+ * Ownership: the session embeds a struct channel_set and owns the channels in it. A channel
+ * owns its type's state (c->state, allocated by the type's open, released by its release op,
+ * its memory freed here). channel_release() is the only place that frees a channel; it
+ * runs the type's release op at once and frees the memory after the current loop step, so a
+ * callback still on the stack may look at the struct (never free an object inside its own
+ * callback chain). */
 #ifndef ALKNET_CHANNEL_H
 #define ALKNET_CHANNEL_H
 
@@ -8,45 +15,82 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loop.h"
-#include "ssh/buf.h"
-
-struct session;
+struct channel;
+struct channel_set;
+struct settings;
+struct ssh;
 struct ssh_channel;
 struct ssh_event;
-struct outbound;
+struct worker;
 
-struct channel {
-	struct session *sess;
-	struct channel *prev, *next;
-	struct ssh_channel *sch;   /* the engine's channel */
-	struct outbound *dial;     /* while connecting */
-	int fd;                    /* target socket, -1 before connect / after close */
-	struct loop_io io;
-	struct sbuf tbuf;          /* client data the target has not taken yet (<= our window) */
-	struct sbuf early;         /* target data that came with a proxy reply, for the client */
-	size_t toff;
-	bool client_eof;           /* EOF from the client: shut the target's write side */
-	bool target_eof;           /* EOF from the target: sent CHANNEL_EOF */
-	bool shut_wr;              /* the target's write side is done (shut down, or failed) */
-	bool write_failed;         /* a write to the target failed: client data is dropped */
-	bool closing;              /* we sent CHANNEL_CLOSE */
-	struct loop_timer linger;  /* after the client's CLOSE: time left to hand over tbuf */
-	bool dirty;                /* on the session's list of targets to write to */
-	bool batched;              /* has spans in the server's relay batch (this pass) */
-	struct channel *dirty_next;
-	bool parked;               /* not polled: new, or hung up while the window was shut */
+struct chan_type {
+	const char *name; /* the CHANNEL_OPEN type string */
+	/* Starts a channel: answer now or later with channel_confirm() / channel_refuse().
+	 * data: the type-specific bytes of the request, valid only during the call. */
+	void (*open)(struct channel *c, const uint8_t *data, size_t len);
+	/* Client data (valid until the end of the loop pass: ssh_in_pin), EOF, and room to send
+	 * more (the client's window opened, the session output drained, a re-key ended). */
+	void (*data)(struct channel *c, const uint8_t *p, size_t len);
+	void (*eof)(struct channel *c);
+	void (*window)(struct channel *c);
+	/* The client's CLOSE arrived and the engine channel is gone. Return true to be released
+	 * now, false when the type still has work (it calls channel_release() when done). */
+	bool (*close)(struct channel *c);
+	/* Releases the type's resources (sockets, timers); its memory is freed by channel.c. */
+	void (*release)(struct channel *c);
 };
 
-/* Handles SSH_EV_CHANNEL_OPEN: refuses it, or starts the connect and confirms it later. */
-void channel_open(struct session *s, const struct ssh_event *ev);
-void channel_on_eof(struct channel *c);
-/* The engine's channel is gone (both CLOSEs). Client data already received still goes to
- * the target (within CHANNEL_LINGER_MS), then c is freed. */
-void channel_on_close(struct channel *c);
-/* Ends the channel from our side (target error, both directions done): sends CLOSE. */
-void channel_finish(struct channel *c);
-/* Session teardown: frees c without any SSH traffic. */
-void channel_free(struct channel *c);
+struct channel {
+	struct channel_set *set;
+	struct channel *prev, *next;
+	struct ssh_channel *sch; /* the engine's channel; NULL once both CLOSEs passed */
+	const struct chan_type *type;
+	void *state;  /* the type's */
+	bool closing; /* we sent CLOSE */
+	bool released;
+};
+
+/* What a session lends its channels, set once; outlives them all. */
+struct channel_set {
+	struct ssh *ssh;
+	struct worker *w;
+	const struct settings *set;
+	uint64_t session_id;
+	const struct chan_type *const *types; /* NULL-terminated */
+	struct channel *list;		      /* doubly linked through next/prev */
+	unsigned count;
+	void (*output)(void *owner); /* output was queued: write it after this pass */
+	void (*empty)(void *owner);  /* the last channel is gone */
+	void *owner;
+};
+
+/* SSH_EV_CHANNEL_OPEN: refuses it (unknown type, shutting down) or hands it to its type. */
+void channel_open(struct channel_set *cs, const struct ssh_event *ev);
+/* SSH_EV_CHANNEL_DATA / EOF / CLOSE / WINDOW for the channel in ev (NULL-safe). */
+void channel_recv_data(struct channel *c, const uint8_t *p, size_t len);
+void channel_recv_eof(struct channel *c);
+void channel_recv_close(struct channel *c);
+void channel_recv_window(struct channel *c);
+/* Room to send on every channel (a re-key ended, the session output drained). */
+void channel_set_pump(struct channel_set *cs);
+/* Session teardown: releases every channel without any SSH traffic. */
+void channel_set_release(struct channel_set *cs);
+
+/* For channel types. */
+void channel_confirm(struct channel *c);
+/* Sends OPEN_FAILURE and releases c. */
+void channel_refuse(struct channel *c, uint32_t reason, const char *text);
+/* Ends the channel from our side: releases the type's resources and sends CLOSE; the struct
+ * stays until the client's CLOSE. */
+void channel_close(struct channel *c);
+/* Frees c (the type's release op runs now; the memory after this loop step). Idempotent. */
+void channel_release(struct channel *c);
+/* Asks the session to write its output after this pass. */
+void channel_output(struct channel *c);
+struct ssh *channel_ssh(const struct channel *c);
+struct worker *channel_worker(const struct channel *c);
+const struct settings *channel_settings(const struct channel *c);
+/* For log lines: "session N channel M". */
+uint64_t channel_session_id(const struct channel *c);
 
 #endif

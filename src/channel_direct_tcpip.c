@@ -1,10 +1,39 @@
-/* direct-tcpip channels. Nothing here logs a destination. */
+/* direct-tcpip channels (RFC 4254 §7.2): the request is parsed and checked by the policy, the
+ * outbound connect (direct or through the proxy) runs, and the channel is confirmed only once
+ * the target is connected; then a relay moves the bytes until both directions are done.
+ * The type's state owns the connect in progress, the relay (and with it the target socket)
+ * and the linger timer. Nothing here logs a destination. */
 #include "channel_direct_tcpip.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include "channel.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "proxy/outbound.h"
+#include "relay.h"
+#include "settings.h"
 #include "ssh/buf.h"
+#include "ssh/ssh.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* After the client's CLOSE: how long buffered client data may take to reach the target. */
+#define TCPIP_LINGER_MS 30000
+
+struct tcpip {
+	struct channel *c;
+	struct outbound *dial; /* while connecting */
+	struct relay relay;
+	struct loop_timer linger;
+};
+
+static struct tcpip *tcpip_of(const struct channel *c)
+{
+	return c->state;
+}
 
 int tcpip_parse_open(const uint8_t *p, size_t n, struct tcpip_open *out)
 {
@@ -26,3 +55,179 @@ int tcpip_parse_open(const uint8_t *p, size_t n, struct tcpip_open *out)
 	out->orig_port = orig_port;
 	return 0;
 }
+
+/* The relay's client side is the engine channel (relay.h). While lingering after the client's
+ * CLOSE there is no engine channel: only consumed() and done() are called then. */
+static size_t tcpip_space(void *ctx)
+{
+	struct channel *c = ctx;
+
+	return ssh_channel_send_space(channel_ssh(c), c->sch);
+}
+
+static size_t tcpip_reserve(void *ctx, struct iovec *iov, size_t max)
+{
+	struct channel *c = ctx;
+
+	return ssh_channel_data_reserve(channel_ssh(c), c->sch, iov, max);
+}
+
+static void tcpip_commit(void *ctx, size_t n)
+{
+	struct channel *c = ctx;
+
+	ssh_channel_data_commit(channel_ssh(c), c->sch, n);
+	if (n > 0)
+		channel_output(c);
+}
+
+static size_t tcpip_write(void *ctx, const uint8_t *p, size_t n)
+{
+	struct channel *c = ctx;
+
+	channel_output(c);
+	return ssh_channel_write(channel_ssh(c), c->sch, p, n);
+}
+
+static void tcpip_eof(void *ctx)
+{
+	struct channel *c = ctx;
+
+	ssh_channel_send_eof(channel_ssh(c), c->sch);
+	channel_output(c);
+}
+
+static void tcpip_consumed(void *ctx, size_t n)
+{
+	struct channel *c = ctx;
+
+	if (c->sch)
+		ssh_channel_consumed(channel_ssh(c), c->sch, n);
+}
+
+static void tcpip_done(void *ctx)
+{
+	struct channel *c = ctx;
+
+	if (c->sch)
+		channel_close(c);
+	else
+		channel_release(c); /* lingering: the client's CLOSE came already */
+}
+
+static const struct relay_ops tcpip_relay_ops = {
+	.space = tcpip_space,
+	.reserve = tcpip_reserve,
+	.commit = tcpip_commit,
+	.write = tcpip_write,
+	.eof = tcpip_eof,
+	.consumed = tcpip_consumed,
+	.done = tcpip_done,
+};
+
+static void dial_done(void *ctx, const struct outbound_result *r)
+{
+	struct channel *c = ctx;
+	struct tcpip *t = tcpip_of(c);
+
+	t->dial = NULL;
+	if (r->error) {
+		log_debug("session %llu channel %u: connect failed",
+			  (unsigned long long)channel_session_id(c), ssh_channel_id(c->sch));
+		channel_refuse(c, SSH_OPEN_CONNECT_FAILED, r->error);
+		return;
+	}
+	channel_confirm(c);
+	relay_start(&t->relay, r->fd, r->early, r->early_len);
+}
+
+/* --connect-timeout for direct connections, --proxy-timeout through a proxy. */
+static uint64_t outbound_timeout_ms(const struct settings *set)
+{
+	unsigned s = set->proxy ? set->cfg->proxy_timeout_s : set->cfg->connect_timeout_s;
+
+	return (uint64_t)s * 1000;
+}
+
+static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
+{
+	const struct settings *set = channel_settings(c);
+	struct worker *w = channel_worker(c);
+	struct tcpip_open req;
+
+	if (tcpip_parse_open(data, len, &req) != 0) {
+		channel_refuse(c, SSH_OPEN_CONNECT_FAILED, "malformed request");
+		return;
+	}
+	enum policy_verdict v = policy_check(req.host, req.host_len, req.port);
+	if (v != POLICY_ALLOW) {
+		channel_refuse(c,
+			       v == POLICY_RESERVED ? SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
+						    : SSH_OPEN_CONNECT_FAILED,
+			       policy_reason_text(v));
+		return;
+	}
+	struct tcpip *t = xcalloc(1, sizeof(*t));
+	t->c = c;
+	c->state = t;
+	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
+	loop_timer_init(&t->linger);
+	t->dial = outbound_start(w->loop, w->resolver, set->proxy, req.host, (uint16_t)req.port,
+				 outbound_timeout_ms(set), dial_done, c);
+}
+
+static void tcpip_data(struct channel *c, const uint8_t *p, size_t len)
+{
+	relay_queue(&tcpip_of(c)->relay, &channel_worker(c)->batch, p, len);
+}
+
+static void tcpip_eof_in(struct channel *c)
+{
+	relay_client_eof(&tcpip_of(c)->relay);
+}
+
+static void tcpip_window(struct channel *c)
+{
+	relay_resume(&tcpip_of(c)->relay);
+}
+
+static void linger_expired(struct loop *l, void *ctx)
+{
+	(void)l;
+	channel_release(ctx);
+}
+
+/* Like OpenSSH: what the client sent before its CLOSE still reaches the target, within
+ * TCPIP_LINGER_MS. */
+static bool tcpip_close(struct channel *c)
+{
+	struct tcpip *t = tcpip_of(c);
+
+	if (t == NULL || t->relay.fd == -1 || !relay_pending(&t->relay))
+		return true;
+	loop_timer_start(channel_worker(c)->loop, &t->linger, TCPIP_LINGER_MS, linger_expired, c);
+	relay_drain(&t->relay);
+	return false;
+}
+
+static void tcpip_release(struct channel *c)
+{
+	struct tcpip *t = tcpip_of(c);
+
+	if (t == NULL)
+		return; /* refused before any state was made */
+	outbound_cancel(t->dial);
+	t->dial = NULL;
+	relay_release(&t->relay);
+	loop_timer_stop(channel_worker(c)->loop, &t->linger);
+}
+
+const struct chan_type chan_direct_tcpip = {
+	.name = "direct-tcpip",
+	.open = tcpip_open,
+	.data = tcpip_data,
+	.eof = tcpip_eof_in,
+	.window = tcpip_window,
+	.close = tcpip_close,
+	.release = tcpip_release,
+};

@@ -8,6 +8,11 @@
 
 #include "policy.h"
 
+struct chan_type;
+
+/* The type's entry for a session's table (channel.h). */
+extern const struct chan_type chan_direct_tcpip;
+
 /* The type-specific fields of a direct-tcpip CHANNEL_OPEN. */
 struct tcpip_open {
 	char host[POLICY_MAX_HOST + 1]; /* NUL-terminated, cut at POLICY_MAX_HOST */

@@ -1,7 +1,10 @@
-/* The relay between a target socket and its SSH channel. Client -> target: written straight
- * to the socket, the rest kept in c->tbuf, the window granted back only for bytes the socket
- * took. Target -> client: read straight into the SSH output buffer, only as much as the
- * client's window and the session's output limit allow. */
+/* The relay between a target socket and the client side of a channel (relay.h).
+ * Client -> target: sent straight from the engine's input (relay_queue, one sendmsg per pass),
+ * the rest kept in tbuf, the window granted back only for bytes the socket took.
+ * Target -> client: read straight into the owner's packets, only as much as space() allows.
+ * A target error never loses what the target sent before it: a read error is the end of its
+ * data, a failed write ends only the client -> target direction (OpenSSH's chan_read_failed
+ * and chan_write_failed), and done() comes once both directions are over. */
 #include "relay.h"
 
 #include <errno.h>
@@ -10,293 +13,348 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "channel.h"
-#include "server.h"
-#include "session.h"
-#include "ssh/ssh.h"
-
 #define RELAY_READS_PER_WAKEUP 4
 #define RELAY_IOV 8
 #define RELAY_BYTES_PER_WAKEUP (512 * 1024)
 
 static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events);
 
-static struct ssh *chan_ssh(const struct channel *c)
+static bool relay_live(const struct relay *r)
 {
-	return c->sess->ssh;
+	return r->fd != -1 && !r->finished;
 }
 
-/* Reads from the target straight into SSH_MSG_CHANNEL_DATA packets, several per readv().
- * Returns -1 if the channel ended. */
-static int read_target(struct channel *c)
+/* Both directions are over: tells the owner, once. The owner may release r in done(). */
+static void relay_finish(struct relay *r)
 {
-	struct ssh *ssh = chan_ssh(c);
+	if (r->finished)
+		return;
+	r->finished = true;
+	r->ops->done(r->ctx);
+}
+
+/* Reads from the target straight into the owner's packets, several per readv(). A read error
+ * counts as the end of the target's data: everything it sent before has been read by then
+ * (on Linux the bytes queued before a RST stay readable). */
+static void read_target(struct relay *r)
+{
 	struct iovec iov[RELAY_IOV];
 	size_t total = 0;
 
 	for (int i = 0; i < RELAY_READS_PER_WAKEUP && total < RELAY_BYTES_PER_WAKEUP; i++) {
-		size_t cnt = ssh_channel_data_reserve(ssh, c->sch, iov, RELAY_IOV);
+		size_t cnt = r->ops->reserve(r->ctx, iov, RELAY_IOV);
 		if (cnt == 0)
 			break;
-		ssize_t n = readv(c->fd, iov, (int)cnt);
+		ssize_t n = readv(r->fd, iov, (int)cnt);
 		if (n > 0) {
-			ssh_channel_data_commit(ssh, c->sch, (size_t)n);
+			r->ops->commit(r->ctx, (size_t)n);
 			total += (size_t)n;
 			continue;
 		}
-		ssh_channel_data_commit(ssh, c->sch, 0);
-		if (n == 0) {
-			c->target_eof = true;
-			ssh_channel_send_eof(ssh, c->sch);
-			break;
-		}
-		if (errno == EINTR)
+		r->ops->commit(r->ctx, 0);
+		if (n == -1 && errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		/* A reset or other read error ends only what the target sends, after everything
-		 * it sent before (still readable after a RST) has been read, as OpenSSH's
-		 * chan_read_failed: CLOSE waits for the client's side to end too. */
-		c->target_eof = true;
-		ssh_channel_send_eof(ssh, c->sch);
+		r->target_eof = true;
+		r->ops->eof(r->ctx);
 		break;
 	}
-	return 0;
 }
 
-/* The target no longer takes data (EPIPE, ECONNRESET, ...): only the client -> target
- * direction ends, like OpenSSH's chan_write_failed. What the client sent is dropped and its
- * window handed back, so the client is never stalled; what the target sends is still read. */
-static void target_write_failed(struct channel *c, size_t dropped)
+/* The target no longer takes data (EPIPE, ECONNRESET, ...): what the client sent is dropped
+ * and its window handed back, so the client is never stalled; the target is still read. */
+static void write_failed(struct relay *r, size_t dropped)
 {
-	dropped += c->tbuf.len - c->toff;
-	sbuf_free(&c->tbuf);
-	c->toff = 0;
-	c->write_failed = true;
-	c->shut_wr = true;
-	if (dropped > 0 && c->sch)
-		ssh_channel_consumed(chan_ssh(c), c->sch, dropped);
+	dropped += r->tbuf.len - r->toff;
+	sbuf_free(&r->tbuf);
+	r->toff = 0;
+	r->write_failed = true;
+	r->shut_wr = true;
+	if (dropped > 0)
+		r->ops->consumed(r->ctx, dropped);
 }
 
 /* Sends buffered client data to the target; grants window for what it took. */
-static void flush_target(struct channel *c)
+static void flush_tbuf(struct relay *r)
 {
-	while (c->tbuf.len > c->toff) {
-		ssize_t n = send(c->fd, c->tbuf.data + c->toff, c->tbuf.len - c->toff, MSG_NOSIGNAL);
+	while (r->tbuf.len > r->toff) {
+		ssize_t n = send(r->fd, r->tbuf.data + r->toff, r->tbuf.len - r->toff, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->toff += (size_t)n;
-			if (c->sch)
-				ssh_channel_consumed(chan_ssh(c), c->sch, (size_t)n);
+			r->toff += (size_t)n;
+			r->ops->consumed(r->ctx, (size_t)n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		target_write_failed(c, 0);
+		write_failed(r, 0);
 		return;
 	}
-	sbuf_free(&c->tbuf);
-	c->toff = 0;
+	sbuf_free(&r->tbuf);
+	r->toff = 0;
 }
 
-static struct relay_batch *batch_of(const struct channel *c)
+/* Moves r's spans into tbuf, in order: the batch is full or r has to buffer anyway. */
+static void unbatch(struct relay *r)
 {
-	return &c->sess->srv->batch;
-}
-
-/* Moves c's spans into tbuf, in order: the batch is full or c has to buffer anyway. */
-static void unbatch(struct channel *c)
-{
-	struct relay_batch *b = batch_of(c);
+	struct relay_batch *b = r->batch;
 
 	for (int i = 0; i < b->n; i++) {
-		if (b->span[i].c == c) {
-			sbuf_put(&c->tbuf, b->span[i].p, b->span[i].len);
-			b->span[i].c = NULL;
+		if (b->span[i].r == r) {
+			sbuf_put(&r->tbuf, b->span[i].p, b->span[i].len);
+			b->span[i].r = NULL;
 		}
 	}
-	c->batched = false;
+	r->batched = false;
 }
 
-bool relay_pending(const struct channel *c)
+/* Sends r's spans of this pass in one sendmsg, grants window for what the socket took and
+ * buffers the rest (tbuf is empty while r has spans). */
+static void write_batched(struct relay *r)
 {
-	return c->batched || c->tbuf.len > c->toff;
-}
-
-void relay_to_target(struct channel *c, const uint8_t *data, size_t len)
-{
-	if (c == NULL || c->fd == -1 || c->closing)
-		return;
-	if (c->write_failed) {
-		ssh_channel_consumed(chan_ssh(c), c->sch, len);
-		return;
-	}
-	if (!c->dirty) {
-		c->dirty = true;
-		c->dirty_next = c->sess->dirty;
-		c->sess->dirty = c;
-	}
-	struct relay_batch *b = batch_of(c);
-	if (c->tbuf.len == c->toff && b->n < RELAY_BATCH_SPANS) {
-		b->span[b->n++] = (struct relay_span){ c, data, len };
-		c->batched = true;
-		return;
-	}
-	if (c->batched)
-		unbatch(c);
-	/* Unsent bytes are bounded by the window we granted; drop the sent ones before they
-	 * outnumber them, so the buffer stays within twice the window. */
-	if (c->toff > 0 && c->toff * 2 >= c->tbuf.len) {
-		memmove(c->tbuf.data, c->tbuf.data + c->toff, c->tbuf.len - c->toff);
-		c->tbuf.len -= c->toff;
-		c->toff = 0;
-	}
-	sbuf_put(&c->tbuf, data, len);
-}
-
-/* Sends c's spans of this pass in one sendmsg, grants window for what the socket took and
- * buffers the rest (tbuf is empty while c has spans). */
-static void write_batched(struct channel *c)
-{
-	struct relay_batch *b = batch_of(c);
+	struct relay_batch *b = r->batch;
 	struct iovec iov[RELAY_BATCH_SPANS];
+	size_t all = 0;
 	int n = 0;
 
 	for (int i = 0; i < b->n; i++) {
-		if (b->span[i].c == c) {
+		if (b->span[i].r == r) {
 			iov[n++] = (struct iovec){ (void *)b->span[i].p, b->span[i].len };
-			b->span[i].c = NULL;
+			all += b->span[i].len;
+			b->span[i].r = NULL;
 		}
 	}
-	c->batched = false;
+	r->batched = false;
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	ssize_t w;
 	do {
-		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		w = sendmsg(r->fd, &msg, MSG_NOSIGNAL);
 	} while (w == -1 && errno == EINTR);
 	if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		size_t all = 0;
-		for (int i = 0; i < n; i++)
-			all += iov[i].iov_len;
-		target_write_failed(c, all);
+		write_failed(r, all);
 		return;
 	}
 	size_t sent = w > 0 ? (size_t)w : 0;
-	if (sent > 0 && c->sch)
-		ssh_channel_consumed(chan_ssh(c), c->sch, sent);
+	if (sent > 0)
+		r->ops->consumed(r->ctx, sent);
 	for (int i = 0; i < n; i++) {
 		if (sent >= iov[i].iov_len) {
 			sent -= iov[i].iov_len;
 			continue;
 		}
-		sbuf_put(&c->tbuf, (uint8_t *)iov[i].iov_base + sent, iov[i].iov_len - sent);
+		sbuf_put(&r->tbuf, (uint8_t *)iov[i].iov_base + sent, iov[i].iov_len - sent);
 		sent = 0;
 	}
 }
 
-void relay_flush(struct channel *c)
+/* Early bytes go to the client before anything read later. Returns true while some are left. */
+static bool send_early(struct relay *r)
 {
-	if (c->fd == -1 || c->closing)
-		return; /* channel_release_target() already dropped its spans */
-	if (c->batched)
-		write_batched(c);
-	else
-		flush_target(c);
-	relay_update(c);
-}
-
-/* Bytes a proxy delivered together with its reply go to the client before anything else
- * read from the target. Returns true while some are left. */
-static bool send_early(struct channel *c)
-{
-	if (c->early.len == 0)
+	if (r->early.len == 0)
 		return false;
-	size_t n = ssh_channel_write(chan_ssh(c), c->sch, c->early.data, c->early.len);
-	sbuf_consume(&c->early, n);
-	if (c->early.len > 0)
+	size_t n = r->ops->write(r->ctx, r->early.data, r->early.len);
+	sbuf_consume(&r->early, n);
+	if (r->early.len > 0)
 		return true;
-	sbuf_free(&c->early);
+	sbuf_free(&r->early);
 	return false;
 }
 
-void relay_update(struct channel *c)
+/* True when the target may be read now: the client side has room, and no early bytes wait
+ * ahead of new ones. */
+static bool can_read(struct relay *r)
 {
-	if (c == NULL || c->fd == -1 || c->closing)
-		return;
-	if (c->dirty)
-		return; /* relay_flush() at the end of this pass decides */
-	struct ssh *ssh = chan_ssh(c);
-	bool pending = relay_pending(c);
+	return !r->draining && !r->target_eof && r->early.len == 0 && r->ops->space(r->ctx) > 0;
+}
 
-	if (c->sch == NULL) {
-		/* The client closed: only hand over what is left, then go. */
+/* Asks the loop for `want`; a parked relay is registered again only when it wants something. */
+static void relay_poll(struct relay *r, unsigned want)
+{
+	if (!r->parked) {
+		loop_io_set(r->loop, &r->io, want);
+		return;
+	}
+	if (want == 0)
+		return;
+	r->parked = false;
+	loop_io_start(r->loop, &r->io, r->fd, want, relay_io_cb, r);
+}
+
+/* Re-evaluates what to poll for after anything changed; finishes when both directions are
+ * over. Waits for relay_batch_flush while r has data in this pass. */
+static void relay_update(struct relay *r)
+{
+	if (!relay_live(r) || r->dirty)
+		return;
+	bool pending = relay_pending(r);
+
+	if (r->draining) {
 		if (pending)
-			loop_io_set(c->sess->srv->loop, &c->io, LOOP_WRITE);
+			relay_poll(r, LOOP_WRITE);
 		else
-			channel_free(c);
+			relay_finish(r);
 		return;
 	}
-	bool early = send_early(c);
-
-	if (c->client_eof && !pending && !c->shut_wr) {
-		shutdown(c->fd, SHUT_WR);
-		c->shut_wr = true;
+	bool early = send_early(r);
+	if (r->client_eof && !pending && !r->shut_wr) {
+		shutdown(r->fd, SHUT_WR);
+		r->shut_wr = true;
 	}
-	if (c->target_eof && c->shut_wr) {
-		channel_finish(c);
+	if (r->target_eof && r->shut_wr) {
+		relay_finish(r);
 		return;
 	}
 	unsigned want = pending ? LOOP_WRITE : 0;
-	if (!c->target_eof) {
-		if (!early && ssh_channel_send_space(ssh, c->sch) > 0) {
-			want |= LOOP_READ;
-		} else if (ssh_out_full(ssh)) {
-			c->sess->out_blocked = true;
-		}
-	}
-	if (c->parked) {
-		if (!(want & (LOOP_READ | LOOP_WRITE)))
-			return;
-		c->parked = false;
-		loop_io_start(c->sess->srv->loop, &c->io, c->fd, want, relay_io_cb, c);
-		return;
-	}
-	loop_io_set(c->sess->srv->loop, &c->io, want);
-}
-
-/* True when the target may be read now: the client's window and the session output have
- * room, and no early bytes wait ahead of new ones. */
-static bool can_read(struct channel *c)
-{
-	return c->sch && !c->target_eof && c->early.len == 0 &&
-	       ssh_channel_send_space(chan_ssh(c), c->sch) > 0;
+	if (!early && can_read(r))
+		want |= LOOP_READ;
+	relay_poll(r, want);
 }
 
 static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events)
 {
-	struct channel *c = io->ctx;
-	struct session *s = c->sess;
+	struct relay *r = io->ctx;
 
 	if (events & (LOOP_WRITE | LOOP_ERROR))
-		flush_target(c);
-	if ((events & (LOOP_READ | LOOP_ERROR)) && c->sch && !c->target_eof)
-		read_target(c);
-	if ((events & LOOP_ERROR) && !c->closing && !can_read(c) && !relay_pending(c)) {
-		/* A reset or hang-up while the client's window is shut: the bytes the target
+		flush_tbuf(r);
+	if ((events & (LOOP_READ | LOOP_ERROR)) && !r->draining && !r->target_eof)
+		read_target(r);
+	if ((events & LOOP_ERROR) && !can_read(r) && !relay_pending(r)) {
+		/* A reset or hang-up while the client side has no room: the bytes the target
 		 * sent before it are still readable, so don't act on the error yet (sshd reads
-		 * them too). Stop polling until the window opens, or epoll would report the
-		 * error again at once; reading then delivers the data, then the error as EOF. */
+		 * them too). Stop polling until there is room, or epoll would report the error
+		 * again at once; reading then delivers the data, then the error as EOF. */
 		loop_io_stop(l, io);
-		c->parked = true;
+		r->parked = true;
 	}
-	relay_update(c);
-	session_flush(s);
+	relay_update(r);
 }
 
-void relay_start(struct channel *c)
+void relay_init(struct relay *r, struct loop *l, const struct relay_ops *ops, void *ctx)
 {
+	memset(r, 0, sizeof(*r));
+	r->loop = l;
+	r->ops = ops;
+	r->ctx = ctx;
+	r->fd = -1;
+}
+
+void relay_start(struct relay *r, int fd, const uint8_t *early, size_t early_len)
+{
+	r->fd = fd;
+	if (early_len > 0)
+		sbuf_put(&r->early, early, early_len);
 	/* Starts parked: relay_update() registers it with the events it wants, in one call. */
-	c->parked = true;
-	relay_update(c);
+	r->parked = true;
+	relay_update(r);
+}
+
+bool relay_pending(const struct relay *r)
+{
+	return r->batched || r->tbuf.len > r->toff;
+}
+
+void relay_queue(struct relay *r, struct relay_batch *b, const uint8_t *p, size_t len)
+{
+	if (!relay_live(r) || r->draining)
+		return;
+	if (r->write_failed) {
+		r->ops->consumed(r->ctx, len);
+		return;
+	}
+	if (!r->dirty) {
+		r->dirty = true;
+		r->batch = b;
+		r->dirty_next = b->dirty;
+		b->dirty = r;
+	}
+	if (r->tbuf.len == r->toff && b->n < RELAY_BATCH_SPANS) {
+		b->span[b->n++] = (struct relay_span){ r, p, len };
+		r->batched = true;
+		return;
+	}
+	if (r->batched)
+		unbatch(r);
+	/* Unsent bytes are bounded by the window we granted; drop the sent ones before they
+	 * outnumber them, so the buffer stays within twice the window. */
+	if (r->toff > 0 && r->toff * 2 >= r->tbuf.len) {
+		memmove(r->tbuf.data, r->tbuf.data + r->toff, r->tbuf.len - r->toff);
+		r->tbuf.len -= r->toff;
+		r->toff = 0;
+	}
+	sbuf_put(&r->tbuf, p, len);
+}
+
+void relay_batch_flush(struct relay_batch *b)
+{
+	struct relay *r = b->dirty;
+
+	b->dirty = NULL;
+	while (r != NULL) {
+		struct relay *next = r->dirty_next;
+		r->dirty = false;
+		r->dirty_next = NULL;
+		if (relay_live(r)) {
+			if (r->batched)
+				write_batched(r);
+			else
+				flush_tbuf(r);
+			relay_update(r);
+		}
+		r = next;
+	}
+	b->n = 0;
+}
+
+void relay_client_eof(struct relay *r)
+{
+	r->client_eof = true;
+	relay_update(r);
+}
+
+void relay_resume(struct relay *r)
+{
+	relay_update(r);
+}
+
+void relay_drain(struct relay *r)
+{
+	r->draining = true;
+	sbuf_free(&r->early);
+	relay_update(r);
+}
+
+/* Takes r off its batch: its spans and its place on the dirty list. */
+static void relay_unbatch_all(struct relay *r)
+{
+	struct relay_batch *b = r->batch;
+
+	if (b == NULL)
+		return;
+	for (int i = 0; i < b->n; i++) {
+		if (b->span[i].r == r)
+			b->span[i].r = NULL;
+	}
+	for (struct relay **p = &b->dirty; *p != NULL; p = &(*p)->dirty_next) {
+		if (*p == r) {
+			*p = r->dirty_next;
+			break;
+		}
+	}
+	r->batched = r->dirty = false;
+	r->dirty_next = NULL;
+}
+
+void relay_release(struct relay *r)
+{
+	if (r->fd != -1) {
+		loop_io_close(r->loop, &r->io, r->fd);
+		r->fd = -1;
+	}
+	relay_unbatch_all(r);
+	sbuf_free(&r->tbuf);
+	sbuf_free(&r->early);
+	r->toff = 0;
+	r->finished = true;
 }

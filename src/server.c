@@ -81,6 +81,33 @@ static void ip_release(struct server *srv, const struct sockaddr_storage *ss)
 	}
 }
 
+static void session_opened(struct server *srv, struct session *s)
+{
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->n_sessions++;
+}
+
+/* A session is closing: off the list, its address counted out, and the end of a drain. */
+static void session_closed(void *owner, struct session *s)
+{
+	struct server *srv = owner;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (srv->sessions == s)
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	srv->n_sessions--;
+	ip_release(srv, &s->peer);
+	if (srv->w.draining && srv->n_sessions == 0)
+		loop_stop(srv->w.loop);
+}
+
 static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
 {
 	unsigned limit = srv->cfg->max_connections_per_ip;
@@ -94,23 +121,19 @@ static void accept_one(struct server *srv, int fd, const struct sockaddr_storage
 		close(fd);
 		return;
 	}
-	session_new(srv, fd, peer);
-}
-
-void server_session_opened(struct server *srv, struct session *s)
-{
-	s->next = srv->sessions;
-	if (srv->sessions)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->n_sessions++;
+	struct session *s = session_new(&srv->set, &srv->w, fd, peer, session_closed, srv);
+	if (s == NULL) {
+		ip_release(srv, peer);
+		return;
+	}
+	session_opened(srv, s);
 }
 
 static void accept_retry(struct loop *l, void *ctx)
 {
 	struct server *srv = ctx;
 
-	if (!srv->draining)
+	if (!srv->w.draining)
 		loop_io_set(l, &srv->listen_io, LOOP_READ);
 }
 
@@ -143,21 +166,6 @@ static void on_accept(struct loop *l, struct loop_io *io, unsigned events)
 	}
 }
 
-void server_session_closed(struct server *srv, struct session *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (srv->sessions == s)
-		srv->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->prev = s->next = NULL;
-	srv->n_sessions--;
-	ip_release(srv, &s->peer);
-	if (srv->draining && srv->n_sessions == 0)
-		loop_stop(srv->loop);
-}
-
 static void shutdown_all(struct server *srv)
 {
 	for (struct session *s = srv->sessions, *next; s; s = next) {
@@ -176,28 +184,28 @@ static void drain_expired(struct loop *l, void *ctx)
  * everyone. Idle sessions are disconnected at once. A second signal cuts the wait short. */
 static void start_drain(struct server *srv)
 {
-	if (srv->draining) {
+	if (srv->w.draining) {
 		shutdown_all(srv);
 		return;
 	}
-	srv->draining = true;
+	srv->w.draining = true;
 	log_info("shutting down sessions=%zu drain_timeout=%us", srv->n_sessions,
 		 srv->cfg->drain_timeout_s);
-	loop_io_stop(srv->loop, &srv->listen_io);
+	loop_io_stop(srv->w.loop, &srv->listen_io);
 	close(srv->listen_fd);
 	srv->listen_fd = -1;
-	loop_timer_stop(srv->loop, &srv->accept_retry);
+	loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	if (srv->n_sessions == 0) {
-		loop_stop(srv->loop);
+		loop_stop(srv->w.loop);
 		return;
 	}
 	for (struct session *s = srv->sessions, *next; s; s = next) {
 		next = s->next;
-		if (s->channels == NULL)
+		if (s->chans.list == NULL)
 			session_shutdown(s);
 	}
 	if (srv->n_sessions > 0)
-		loop_timer_start(srv->loop, &srv->drain_timer, (uint64_t)srv->cfg->drain_timeout_s * 1000,
+		loop_timer_start(srv->w.loop, &srv->drain_timer, (uint64_t)srv->cfg->drain_timeout_s * 1000,
 				 drain_expired, srv);
 }
 
@@ -227,7 +235,7 @@ static int setup_signals(struct server *srv)
 	srv->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (srv->signal_fd == -1)
 		return -1;
-	return loop_io_start(srv->loop, &srv->signal_io, srv->signal_fd, LOOP_READ, on_signal, srv);
+	return loop_io_start(srv->w.loop, &srv->signal_io, srv->signal_fd, LOOP_READ, on_signal, srv);
 }
 
 /* Like OpenSSH, refuse a host key others can read. */
@@ -277,7 +285,24 @@ static int open_listener(struct server *srv)
 			strerror(-srv->listen_fd));
 		return -1;
 	}
-	return loop_io_start(srv->loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept, srv);
+	return loop_io_start(srv->w.loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept, srv);
+}
+
+/* The read-only part every session sees (settings.h). */
+static void init_settings(struct server *srv)
+{
+	struct settings *set = &srv->set;
+
+	set->cfg = srv->cfg;
+	set->host_key = srv->host_key;
+	set->authkeys = srv->authkeys;
+	set->proxy = srv->cfg->proxy;
+	set->ssh.host_keys = &srv->host_key;
+	set->ssh.n_host_keys = 1;
+	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
+	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
+	if (rekey)
+		set->ssh.rekey_bytes = strtoull(rekey, NULL, 10);
 }
 
 int server_init(struct server *srv, const struct config *cfg)
@@ -292,22 +317,11 @@ int server_init(struct server *srv, const struct config *cfg)
 	if (load_host_key(srv, cfg->key_path) != 0 ||
 	    load_authorized_keys(srv, cfg->authorized_keys_path) != 0)
 		return -1;
-	srv->proxy = cfg->proxy;
-	srv->ssh_cfg.host_keys = &srv->host_key;
-	srv->ssh_cfg.n_host_keys = 1;
-	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
-	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
-	if (rekey)
-		srv->ssh_cfg.rekey_bytes = strtoull(rekey, NULL, 10);
+	init_settings(srv);
 	srv->ip_buckets = xcalloc(SERVER_IP_BUCKETS, sizeof(*srv->ip_buckets));
-	srv->loop = loop_new();
-	if (srv->loop == NULL || setup_signals(srv) != 0) {
+	if (worker_init(&srv->w, &srv->set, SERVER_RESOLVER_THREADS) != 0 ||
+	    setup_signals(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
-		return -1;
-	}
-	srv->resolver = resolver_new(srv->loop, SERVER_RESOLVER_THREADS);
-	if (srv->resolver == NULL) {
-		fprintf(stderr, "alknet: cannot start resolver threads\n");
 		return -1;
 	}
 	if (open_listener(srv) != 0)
@@ -316,8 +330,8 @@ int server_init(struct server *srv, const struct config *cfg)
 	char fp[SSH_KEY_FP_LEN];
 	ssh_key_fingerprint(srv->host_key, fp);
 	char proxy[300] = "none";
-	if (srv->proxy)
-		proxy_url_describe(srv->proxy, proxy, sizeof(proxy));
+	if (srv->set.proxy)
+		proxy_url_describe(srv->set.proxy, proxy, sizeof(proxy));
 	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld "
 		 "proxy=%s",
 		 cfg->listen_str, ssh_key_type_name(srv->host_key), fp,
@@ -327,7 +341,7 @@ int server_init(struct server *srv, const struct config *cfg)
 
 int server_run(struct server *srv)
 {
-	int ret = loop_run(srv->loop);
+	int ret = loop_run(srv->w.loop);
 
 	if (ret != 0) {
 		log_error("event loop failed: %s", strerror(-ret));
@@ -341,13 +355,11 @@ void server_free(struct server *srv)
 {
 	while (srv->sessions)
 		session_close(srv->sessions, "server exit");
-	if (srv->resolver)
-		resolver_free(srv->resolver);
-	if (srv->loop) {
-		loop_timer_stop(srv->loop, &srv->drain_timer);
-		loop_timer_stop(srv->loop, &srv->accept_retry);
-		loop_free(srv->loop); /* runs the pending frees */
+	if (srv->w.loop) {
+		loop_timer_stop(srv->w.loop, &srv->drain_timer);
+		loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	}
+	worker_free(&srv->w); /* runs the pending frees */
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	if (srv->signal_fd >= 0)

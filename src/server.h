@@ -8,23 +8,21 @@
 
 #include "config.h"
 #include "loop.h"
-#include "relay.h"
-#include "ssh/ssh.h"
+#include "settings.h"
+#include "worker.h"
 
 struct session;
 struct authkeys;
-struct resolver;
 struct ip_count;
-struct proxy_url;
 
+/* The server owns the settings (read-only once the loop runs: settings.h), the one worker
+ * (per-loop state: worker.h), the listener, the sessions and the per-address counts. */
 struct server {
 	const struct config *cfg;
-	struct loop *loop;
-	struct resolver *resolver;
-	struct ssh_key *host_key;
-	struct authkeys *authkeys;
-	struct proxy_url *proxy;  /* NULL: connect directly */
-	struct ssh_config ssh_cfg;
+	struct settings set;
+	struct worker w;
+	struct ssh_key *host_key;  /* owned; set.host_key borrows it */
+	struct authkeys *authkeys; /* owned; set.authkeys borrows it */
 	int listen_fd;
 	struct loop_io listen_io;
 	int signal_fd;
@@ -34,10 +32,7 @@ struct server {
 	struct session *sessions; /* doubly linked through session->next/prev */
 	size_t n_sessions;
 	struct ip_count **ip_buckets;
-	uint64_t next_session_id;
 	uint64_t accept_warned_ms;
-	bool draining;
-	struct relay_batch batch; /* client data of the session being processed (relay.h) */
 };
 
 /* Loads keys, binds, installs signal handling. Prints a message and returns -1 on failure. */
@@ -45,9 +40,5 @@ int server_init(struct server *srv, const struct config *cfg);
 /* Runs until shutdown completes. Returns the exit status. */
 int server_run(struct server *srv);
 void server_free(struct server *srv);
-
-/* session.c tells the server when a session is gone (per-address count, list, drain). */
-void server_session_opened(struct server *srv, struct session *s);
-void server_session_closed(struct server *srv, struct session *s);
 
 #endif

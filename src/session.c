@@ -1,22 +1,21 @@
-/* A client connection: feeds the socket to the SSH engine, writes its output, decides auth and
- * hands channel events to channel.c / relay.c. */
+/* A client connection (session.h): the transport's bytes go into the SSH engine, its output
+ * back out, logins are decided here and channel events go to channel.c. */
 #include "session.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include "auth/authorized_keys.h"
-#include "channel.h"
+#include "channel_direct_tcpip.h"
+#include "config.h"
 #include "log.h"
 #include "net.h"
-#include "relay.h"
-#include "server.h"
+#include "settings.h"
 #include "ssh/key.h"
 #include "ssh/ssh.h"
+#include "transport/tcp.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define SESSION_READS_PER_WAKEUP 4
@@ -25,8 +24,12 @@
 /* Re-key at least this often even when little data moves (the engine re-keys by volume). */
 #define SESSION_REKEY_MS (3600 * 1000)
 
-static void session_io_cb(struct loop *l, struct loop_io *io, unsigned events);
+/* The channel types a session serves. */
+static const struct chan_type *const session_chan_types[] = { &chan_direct_tcpip, NULL };
+
+static void session_io_cb(void *ctx, unsigned events);
 static void session_write(struct session *s);
+static void session_output(void *owner);
 
 static void grace_expired(struct loop *l, void *ctx)
 {
@@ -45,7 +48,7 @@ static void rekey_due(struct loop *l, void *ctx)
 
 	ssh_rekey(s->ssh);
 	loop_timer_start(l, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
-	session_flush(s);
+	session_output(s);
 }
 
 static void close_flush_expired(struct loop *l, void *ctx)
@@ -54,31 +57,58 @@ static void close_flush_expired(struct loop *l, void *ctx)
 	session_close(ctx, "peer did not read");
 }
 
-struct session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer)
+/* The last channel is gone: while shutting down, that ends the session. */
+static void channels_empty(void *owner)
+{
+	struct session *s = owner;
+
+	if (s->w->draining && !s->freed)
+		session_shutdown(s);
+}
+
+static void session_init_channels(struct session *s)
+{
+	s->chans = (struct channel_set){
+		.ssh = s->ssh,
+		.w = s->w,
+		.set = s->set,
+		.session_id = s->id,
+		.types = session_chan_types,
+		.output = session_output,
+		.empty = channels_empty,
+		.owner = s,
+	};
+}
+
+struct session *session_new(const struct settings *set, struct worker *w, int fd,
+			    const struct sockaddr_storage *peer, session_closed_cb *on_closed,
+			    void *owner)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
-	s->srv = srv;
-	s->fd = fd;
+	s->tr = transport_tcp_new(w->loop, fd, session_io_cb, s);
+	if (s->tr == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->set = set;
+	s->w = w;
+	s->on_closed = on_closed;
+	s->owner = owner;
 	s->peer = *peer;
-	s->id = ++srv->next_session_id;
-	s->start_ms = loop_now_ms(srv->loop);
+	s->id = ++w->next_session_id;
+	s->start_ms = loop_now_ms(w->loop);
 	net_addr_str(peer, s->addr, sizeof(s->addr));
-	s->ssh = ssh_new(&srv->ssh_cfg);
+	s->ssh = ssh_new(&w->ssh);
+	s->tr->quickack = true;
+	session_init_channels(s);
 	loop_timer_init(&s->grace_timer);
 	loop_timer_init(&s->close_timer);
 	loop_timer_init(&s->rekey_timer);
-	server_session_opened(srv, s);
-	net_set_nodelay(fd);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
-	log_info("connection opened remote_addr=%s transport=tcp", s->addr);
-	if (loop_io_start(srv->loop, &s->io, fd, LOOP_READ, session_io_cb, s) != 0) {
-		session_close(s, "cannot poll");
-		return s;
-	}
-	loop_timer_start(srv->loop, &s->grace_timer, (uint64_t)srv->cfg->login_grace_time_s * 1000,
+	log_info("connection opened remote_addr=%s transport=%s", s->addr, transport_name(s->tr));
+	loop_timer_start(w->loop, &s->grace_timer, (uint64_t)set->cfg->login_grace_time_s * 1000,
 			 grace_expired, s);
-	session_flush(s);
+	session_output(s);
 	return s;
 }
 
@@ -93,22 +123,23 @@ static void session_free_cb(struct loop *l, void *ctx)
 
 void session_close(struct session *s, const char *why)
 {
+	struct loop *l = s->w->loop;
+
 	if (s->freed)
 		return;
 	s->freed = true;
-	while (s->channels)
-		channel_free(s->channels);
-	loop_timer_stop(s->srv->loop, &s->grace_timer);
-	loop_timer_stop(s->srv->loop, &s->close_timer);
-	loop_timer_stop(s->srv->loop, &s->rekey_timer);
-	loop_io_close(s->srv->loop, &s->io, s->fd);
-	s->fd = -1;
-	uint64_t ms = loop_now_ms(s->srv->loop) - s->start_ms;
+	channel_set_release(&s->chans);
+	loop_timer_stop(l, &s->grace_timer);
+	loop_timer_stop(l, &s->close_timer);
+	loop_timer_stop(l, &s->rekey_timer);
+	transport_close(s->tr);
+	s->tr = NULL;
+	uint64_t ms = loop_now_ms(l) - s->start_ms;
 	log_info("connection closed remote_addr=%s duration=%llu.%llus", s->addr,
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
 	log_debug("session %llu: %s", (unsigned long long)s->id, why);
-	server_session_closed(s->srv, s);
-	loop_defer(s->srv->loop, session_free_cb, s);
+	s->on_closed(s->owner, s);
+	loop_defer(l, session_free_cb, s);
 }
 
 /* Stops reading and closes once the output (e.g. a DISCONNECT) is written, or after a while. */
@@ -117,7 +148,7 @@ static void session_close_after_flush(struct session *s, uint64_t ms)
 	if (s->closing || s->freed)
 		return;
 	s->closing = true;
-	loop_timer_start(s->srv->loop, &s->close_timer, ms, close_flush_expired, s);
+	loop_timer_start(s->w->loop, &s->close_timer, ms, close_flush_expired, s);
 }
 
 void session_shutdown(struct session *s)
@@ -126,7 +157,7 @@ void session_shutdown(struct session *s)
 		return;
 	ssh_disconnect(s->ssh, SSH_DISCONNECT_BY_APPLICATION, "server shutting down");
 	session_close_after_flush(s, SESSION_SHUTDOWN_FLUSH_MS);
-	session_flush(s);
+	session_output(s);
 }
 
 static void flush_deferred(struct loop *l, void *ctx)
@@ -141,40 +172,27 @@ static void flush_deferred(struct loop *l, void *ctx)
 
 /* Output made anywhere during one loop pass goes out in one write after the pass (a channel
  * confirmation, its first data and an EOF share one segment instead of three). */
-void session_flush(struct session *s)
+static void session_output(void *owner)
 {
+	struct session *s = owner;
+
 	if (s->freed || s->flush_queued)
 		return;
 	s->flush_queued = true;
-	loop_defer(s->srv->loop, flush_deferred, s);
+	loop_defer(s->w->loop, flush_deferred, s);
 }
 
-int session_channel_count(const struct session *s)
-{
-	int n = 0;
-
-	for (const struct channel *c = s->channels; c; c = c->next)
-		n++;
-	return n;
-}
-
-static void pump_all(struct session *s)
-{
-	for (struct channel *c = s->channels; c && !s->freed;) {
-		struct channel *next = c->next;
-		relay_update(c);
-		c = next;
-	}
-}
-
-/* Writes as much SSH output as the socket takes; arms LOOP_WRITE only while some is left. */
+/* Writes as much SSH output as the transport takes; asks for write readiness only while some
+ * is left. Channels that stopped because the output was full resume once it is low. */
 static void session_write(struct session *s)
 {
 	size_t len;
 	const uint8_t *p;
 
+	if (ssh_out_full(s->ssh))
+		s->out_blocked = true;
 	while (!s->freed && (p = ssh_out_data(s->ssh, &len), len > 0)) {
-		ssize_t n = write(s->fd, p, len);
+		ssize_t n = transport_write(s->tr, p, len);
 		if (n > 0) {
 			ssh_out_consume(s->ssh, (size_t)n);
 			continue;
@@ -192,11 +210,10 @@ static void session_write(struct session *s)
 		session_close(s, "closed");
 		return;
 	}
-	unsigned want = (s->closing ? 0 : LOOP_READ) | (len > 0 ? LOOP_WRITE : 0);
-	loop_io_set(s->srv->loop, &s->io, want);
+	transport_want(s->tr, (s->closing ? 0 : TRANSPORT_READ) | (len > 0 ? TRANSPORT_WRITE : 0));
 	if (s->out_blocked && ssh_out_low(s->ssh)) {
 		s->out_blocked = false;
-		pump_all(s);
+		channel_set_pump(&s->chans);
 	}
 }
 
@@ -215,7 +232,7 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject", s->addr,
 			 safe_user, method);
 	}
-	if (++s->auth_failures >= s->srv->cfg->max_auth_attempts) {
+	if (++s->auth_failures >= s->set->cfg->max_auth_attempts) {
 		log_warn("too many auth failures remote_addr=%s attempts=%u", s->addr,
 			 s->auth_failures);
 		ssh_disconnect(s->ssh, SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
@@ -226,7 +243,7 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
-	bool known = authkeys_contains(s->srv->authkeys, ev->key);
+	bool known = authkeys_contains(s->set->authkeys, ev->key);
 
 	if (known && !ev->has_sig) {
 		ssh_auth_accept(s->ssh); /* PK_OK: the client will now sign */
@@ -238,8 +255,9 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 		ssh_key_fingerprint(ev->key, fp);
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept",
 			 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
-		loop_timer_stop(s->srv->loop, &s->grace_timer);
-		loop_timer_start(s->srv->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
+		loop_timer_stop(s->w->loop, &s->grace_timer);
+		loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
+		s->tr->quickack = false;
 		ssh_auth_accept(s->ssh);
 		return;
 	}
@@ -257,7 +275,7 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 	switch (ev->type) {
 	case SSH_EV_KEX_DONE:
 		log_debug("session %llu: key exchange done", (unsigned long long)s->id);
-		pump_all(s);
+		channel_set_pump(&s->chans);
 		break;
 	case SSH_EV_AUTH_REQUEST:
 		auth_decide(s, ev);
@@ -266,21 +284,19 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 		auth_failed(s, ev->user, ev->method, NULL);
 		break;
 	case SSH_EV_CHANNEL_OPEN:
-		channel_open(s, ev);
+		channel_open(&s->chans, ev);
 		break;
 	case SSH_EV_CHANNEL_DATA:
-		relay_to_target(event_channel(ev), ev->data, ev->len);
+		channel_recv_data(event_channel(ev), ev->data, ev->len);
 		break;
 	case SSH_EV_CHANNEL_EOF:
-		channel_on_eof(event_channel(ev));
+		channel_recv_eof(event_channel(ev));
 		break;
 	case SSH_EV_CHANNEL_CLOSE:
-		channel_on_close(event_channel(ev));
+		channel_recv_close(event_channel(ev));
 		break;
 	case SSH_EV_CHANNEL_WINDOW:
-		relay_update(event_channel(ev));
-		break;
-	case SSH_EV_GLOBAL_REQUEST:
+		channel_recv_window(event_channel(ev));
 		break;
 	case SSH_EV_DISCONNECT:
 		log_debug("session %llu: disconnect %s: %s", (unsigned long long)s->id,
@@ -292,29 +308,19 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 	}
 }
 
+/* Runs the engine over what was read. Client data is sent from the pinned input buffer at the
+ * end of the pass, one send per target (relay.h). */
 static void session_process(struct session *s)
 {
 	struct ssh_event ev;
 
-	/* Client data is sent from the input buffer at the end of the pass (relay.h). */
 	ssh_in_pin(s->ssh, true);
 	while (!s->freed && ssh_next_event(s->ssh, &ev))
 		handle_event(s, &ev);
-	/* Client data was gathered per channel: one send per target per pass. */
-	struct channel *c = s->dirty;
-	s->dirty = NULL;
-	while (c) {
-		struct channel *next = c->dirty_next;
-		c->dirty = false;
-		c->dirty_next = NULL;
-		if (!s->freed)
-			relay_flush(c);
-		c = next;
-	}
-	s->srv->batch.n = 0;
+	relay_batch_flush(&s->w->batch);
 	if (!s->freed)
 		ssh_in_pin(s->ssh, false);
-	session_flush(s);
+	session_output(s);
 }
 
 /* Reads a bounded amount per wake-up so one busy session can't starve the others. */
@@ -323,14 +329,10 @@ static void session_read(struct session *s)
 	for (int i = 0; i < SESSION_READS_PER_WAKEUP; i++) {
 		size_t avail;
 		uint8_t *p = ssh_in_space(s->ssh, &avail);
-		ssize_t n = read(s->fd, p, avail);
+		ssize_t n = transport_read(s->tr, p, avail);
 		if (n > 0) {
 			ssh_in_commit(s->ssh, (size_t)n);
-			/* During the handshake, acknowledge at once: clients without TCP_NODELAY
-			 * otherwise wait a delayed-ACK period (40 ms) between two small writes. */
-			if (!ssh_authenticated(s->ssh))
-				setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
-			if ((size_t)n < avail)
+			if ((size_t)n < avail && transport_buffered(s->tr) == 0)
 				break;
 			continue;
 		}
@@ -345,19 +347,18 @@ static void session_read(struct session *s)
 	session_process(s);
 }
 
-static void session_io_cb(struct loop *l, struct loop_io *io, unsigned events)
+static void session_io_cb(void *ctx, unsigned events)
 {
-	struct session *s = io->ctx;
+	struct session *s = ctx;
 
-	(void)l;
-	if (events & (LOOP_READ | LOOP_ERROR)) {
-		if (s->closing && !(events & LOOP_READ)) {
+	if (events & (TRANSPORT_READ | TRANSPORT_ERROR)) {
+		if (s->closing && !(events & TRANSPORT_READ)) {
 			session_close(s, "connection error");
 			return;
 		}
 		if (!s->closing)
 			session_read(s);
 	}
-	if (!s->freed && (events & LOOP_WRITE))
-		session_flush(s);
+	if (!s->freed && (events & TRANSPORT_WRITE))
+		session_output(s);
 }

@@ -1,5 +1,9 @@
-/* One client connection: socket I/O for the SSH engine, auth decisions, limits and the
- * session's channels. */
+/* One client connection: feeds the transport's bytes to the SSH engine, writes its output,
+ * decides logins and hands channel events to channel.c.
+ *
+ * Ownership: whoever accepts (server.c) creates the session and keeps it on its list; the
+ * session owns its transport, its engine and its channels. It frees itself after the loop
+ * step in which it closed, and tells its creator through on_closed first. */
 #ifndef ALKNET_SESSION_H
 #define ALKNET_SESSION_H
 
@@ -7,19 +11,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "channel.h"
 #include "loop.h"
 
-struct server;
+struct settings;
 struct ssh;
-struct channel;
+struct transport;
+struct worker;
+struct session;
+
+/* The session is closing (the last call that reaches its creator). */
+typedef void session_closed_cb(void *owner, struct session *s);
 
 struct session {
-	struct server *srv;
-	struct session *prev, *next; /* server's list */
-	struct channel *channels;    /* doubly linked through channel->next/prev */
+	const struct settings *set;
+	struct worker *w;
+	session_closed_cb *on_closed;
+	void *owner;
+	struct session *prev, *next; /* the creator's list */
+	struct transport *tr;
 	struct ssh *ssh;
-	int fd;
-	struct loop_io io;
+	struct channel_set chans;
 	struct loop_timer grace_timer;
 	struct loop_timer close_timer;
 	struct loop_timer rekey_timer;
@@ -28,21 +40,21 @@ struct session {
 	uint64_t id;
 	uint64_t start_ms;
 	unsigned auth_failures;
-	bool out_blocked;  /* channels stopped reading because output was full */
-	bool closing;      /* flushing the last bytes before closing */
+	bool out_blocked;  /* output was full: channels wait for it to drain */
+	bool closing;	   /* flushing the last bytes before closing */
 	bool flush_queued; /* a write is scheduled for the end of this loop pass */
-	struct channel *dirty; /* channels with client data to send after this pass */
 	bool freed;
 };
 
-/* Takes ownership of fd (accepted, non-blocking). */
-struct session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer);
+/* Takes ownership of fd (accepted, non-blocking) and starts the SSH handshake on a plain
+ * TCP transport. Returns NULL when the session could not start (fd closed, on_closed not
+ * called). */
+struct session *session_new(const struct settings *set, struct worker *w, int fd,
+			    const struct sockaddr_storage *peer, session_closed_cb *on_closed,
+			    void *owner);
 /* Server shutdown: sends DISCONNECT, flushes briefly, closes. */
 void session_shutdown(struct session *s);
-/* Writes pending SSH output now; re-arms polling. Call after producing output. */
-void session_flush(struct session *s);
 /* Closes the connection at once (error paths); frees after the current loop step. */
 void session_close(struct session *s, const char *why);
-int session_channel_count(const struct session *s);
 
 #endif

@@ -1,0 +1,84 @@
+/* The byte stream of one client connection, below the SSH engine: plain TCP now, TLS and a
+ * PROXY-protocol header later. The session talks only to this interface (redis's
+ * ConnectionType is the model): it reads and writes bytes, says which readiness it wants,
+ * and is called back when that readiness comes.
+ *
+ * Ownership: the transport owns its socket and its loop registration; the session owns the
+ * transport and ends it with transport_close(). A transport that holds bytes it has already
+ * taken off the socket (TLS records, a header parser's read-ahead) reports them through
+ * buffered() and calls back with TRANSPORT_READ by itself while the owner wants to read, so
+ * the owner never waits on the socket for bytes that are already inside the transport. */
+#ifndef ALKNET_TRANSPORT_H
+#define ALKNET_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct transport;
+
+/* Readiness, as in loop.h: TRANSPORT_ERROR comes whatever was asked for. */
+enum transport_events {
+	TRANSPORT_READ = 1,
+	TRANSPORT_WRITE = 2,
+	TRANSPORT_ERROR = 4,
+};
+
+/* Readiness callback; the owner may call any transport function from it, transport_close()
+ * included (the transport is then freed after the callback returns). */
+typedef void transport_cb(void *ctx, unsigned events);
+
+struct transport_ops {
+	const char *name; /* "tcp": the log's transport= field */
+	/* Like read(2)/write(2): > 0 bytes, 0 end of stream (read only), -1 with errno set
+	 * (EAGAIN: wait for readiness). */
+	ssize_t (*read)(struct transport *t, void *buf, size_t len);
+	ssize_t (*write)(struct transport *t, const void *buf, size_t len);
+	/* Bytes already taken off the socket and not yet read by the owner. */
+	size_t (*buffered)(const struct transport *t);
+	/* The readiness the owner wants from now on (TRANSPORT_READ | TRANSPORT_WRITE). Returns
+	 * 0 or -errno. */
+	int (*want)(struct transport *t, unsigned events);
+	/* Closes the socket and frees the transport (after the current loop step). */
+	void (*close)(struct transport *t);
+};
+
+/* The part every transport shares; implementations embed it first. */
+struct transport {
+	const struct transport_ops *ops;
+	transport_cb *cb;
+	void *ctx;
+	bool quickack; /* owner's hint: acknowledge at once (handshake round trips) */
+};
+
+static inline ssize_t transport_read(struct transport *t, void *buf, size_t len)
+{
+	return t->ops->read(t, buf, len);
+}
+
+static inline ssize_t transport_write(struct transport *t, const void *buf, size_t len)
+{
+	return t->ops->write(t, buf, len);
+}
+
+static inline size_t transport_buffered(const struct transport *t)
+{
+	return t->ops->buffered(t);
+}
+
+static inline int transport_want(struct transport *t, unsigned events)
+{
+	return t->ops->want(t, events);
+}
+
+static inline void transport_close(struct transport *t)
+{
+	t->ops->close(t);
+}
+
+static inline const char *transport_name(const struct transport *t)
+{
+	return t->ops->name;
+}
+
+#endif
