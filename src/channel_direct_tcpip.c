@@ -172,7 +172,7 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 	c->state = t;
 	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
 	loop_timer_init(&t->linger);
-	t->dial = outbound_start(w->loop, w->resolver, set->proxy, req.host, (uint16_t)req.port,
+	t->dial = outbound_start(&w->outbound, set->proxy, req.host, (uint16_t)req.port,
 				 outbound_timeout_ms(set), dial_done, c);
 }
 

@@ -3,6 +3,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
-#include "resolve.h"
 #include "session.h"
 #include "ssh/key.h"
 #include "xmalloc.h"

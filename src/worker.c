@@ -17,6 +17,8 @@ int worker_init(struct worker *w, const struct settings *set, unsigned resolver_
 	w->resolver = resolver_new(w->loop, (int)resolver_threads);
 	if (w->resolver == NULL)
 		return -1;
+	w->outbound.loop = w->loop;
+	w->outbound.resolver = w->resolver;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proxy/outbound.h"
 #include "relay.h"
 #include "ssh/ssh.h"
 
@@ -19,6 +20,7 @@ struct worker {
 	struct loop *loop;
 	struct resolver *resolver;
 	struct relay_batch batch; /* client data of the session being processed (relay.h) */
+	struct outbound_env outbound; /* this loop's outbound connections (proxy/outbound.h) */
 	struct ssh_config ssh;	  /* the settings' engine config, with this loop's caches */
 	uint64_t next_session_id;
 	bool draining;		  /* shutting down: no new channels */

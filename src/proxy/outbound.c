@@ -45,16 +45,8 @@ enum outbound_state {
 	OB_FAILED = 7,	  /* failed before starting: the timer delivers o->error */
 };
 
-/* Operator problems, each rate-limited on its own. */
-enum outbound_warn {
-	OB_WARN_NONE = -1,
-	OB_WARN_UNREACHABLE = 0,
-	OB_WARN_AUTH = 1,
-	OB_WARN_PROTOCOL = 2,
-	OB_WARN_KINDS = 3,
-};
-
 struct outbound {
+	struct outbound_env *env;
 	struct loop *loop;
 	struct resolver *resolver;
 	const struct proxy_url *proxy; /* borrowed from the config; NULL: direct */
@@ -136,17 +128,13 @@ static void outbound_finish(struct outbound *o, const char *error)
 }
 
 /* One WARN line per kind per OUTBOUND_WARN_INTERVAL_MS, naming the proxy (never its password,
- * never the destination) and how many were held back since the last line. The state is static:
- * the limit is about the log, which is process-wide too. */
+ * never the destination) and how many were held back since the last line. The state is the
+ * loop's (struct outbound_env). */
 static void outbound_warn(struct outbound *o, enum outbound_warn kind, const char *text)
 {
 	static const char *const what[OB_WARN_KINDS] = {
 		"proxy unreachable", "proxy authentication failed", "proxy protocol error"};
-	static struct {
-		bool used;
-		uint64_t last_ms;
-		unsigned held;
-	} seen[OB_WARN_KINDS];
+	struct outbound_warn_state *seen = o->env->warn;
 	uint64_t now = loop_now_ms(o->loop);
 	char desc[320];
 
@@ -573,13 +561,16 @@ static void outbound_start_proxy(struct outbound *o, const char *host, uint16_t 
 	}
 }
 
-struct outbound *outbound_start(struct loop *l, struct resolver *r, const struct proxy_url *proxy,
+struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url *proxy,
 				const char *host, uint16_t port, uint64_t timeout_ms,
 				outbound_cb *cb, void *ctx)
 {
 	struct outbound *o = xcalloc(1, sizeof(*o));
 	const char *bad = outbound_check_dest(host, port);
+	struct loop *l = env->loop;
+	struct resolver *r = env->resolver;
 
+	o->env = env;
 	o->loop = l;
 	o->resolver = r;
 	o->proxy = proxy;

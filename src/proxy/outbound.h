@@ -3,6 +3,7 @@
 #ifndef ALKNET_PROXY_OUTBOUND_H
 #define ALKNET_PROXY_OUTBOUND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,27 @@ struct loop;
 struct resolver;
 struct proxy_url;
 struct outbound;
+
+/* Operator problems with the proxy, each warned about at most once per 10 s. */
+enum outbound_warn {
+	OB_WARN_NONE = -1,
+	OB_WARN_UNREACHABLE = 0,
+	OB_WARN_AUTH = 1,
+	OB_WARN_PROTOCOL = 2,
+	OB_WARN_KINDS = 3,
+};
+
+/* What the outbound connections of one loop share: the loop, its resolver and the warnings'
+ * rate limit. Per loop (struct worker owns one); zero-initialise warn. */
+struct outbound_env {
+	struct loop *loop;
+	struct resolver *resolver;
+	struct outbound_warn_state {
+		bool used;
+		uint64_t last_ms;
+		unsigned held;
+	} warn[OB_WARN_KINDS];
+};
 
 struct outbound_result {
 	int fd;              /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
@@ -24,7 +46,7 @@ struct outbound_result {
 typedef void outbound_cb(void *ctx, const struct outbound_result *r);
 
 /* proxy NULL: direct. timeout_ms bounds everything (resolve, connect, proxy handshake). */
-struct outbound *outbound_start(struct loop *l, struct resolver *r, const struct proxy_url *proxy,
+struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url *proxy,
 				const char *host, uint16_t port, uint64_t timeout_ms,
 				outbound_cb *cb, void *ctx);
 /* Aborts: closes sockets, the callback is never called. */

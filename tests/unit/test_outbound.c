@@ -235,7 +235,10 @@ static void run_outbound(struct env *e, const struct proxy_url *u, const char *h
 	memset(res, 0, sizeof(*res));
 	res->fd = -2;
 	res->l = e->l;
-	assert_non_null(outbound_start(e->l, e->r, u, host, port, timeout_ms, done_cb, res));
+	static struct outbound_env oe;
+	oe.loop = e->l;
+	oe.resolver = e->r;
+	assert_non_null(outbound_start(&oe, u, host, port, timeout_ms, done_cb, res));
 	assert_int_equal(res->calls, 0);
 	run_for(e->l, 0);
 	assert_int_equal(res->calls, 1);
@@ -734,7 +737,8 @@ static void test_cancel(void **state)
 
 	fake_start(&f, NULL, 0, FAKE_HANG);
 	struct proxy_url *u = make_url("http", "u:p@", f.port);
-	cc.o = outbound_start(e->l, e->r, u, "example.com", 443, 3000, done_cb, &res);
+	struct outbound_env oe = {.loop = e->l, .resolver = e->r};
+	cc.o = outbound_start(&oe, u, "example.com", 443, 3000, done_cb, &res);
 	loop_timer_init(&t);
 	loop_timer_start(e->l, &t, 100, cancel_timer_cb, &cc);
 	run_for(e->l, 200);
@@ -745,9 +749,9 @@ static void test_cancel(void **state)
 	assert_int_equal(count_fds(), before);
 	proxy_url_free(u);
 	u = make_url("socks5", "", 9);
-	outbound_cancel(outbound_start(e->l, e->r, u, "localhost", 22, 3000, done_cb, &res));
-	outbound_cancel(outbound_start(e->l, e->r, u, "alknet-x", 22, 3000, done_cb, &res));
-	outbound_cancel(outbound_start(e->l, e->r, NULL, "127.0.0.1", 9, 3000, done_cb, &res));
+	outbound_cancel(outbound_start(&oe, u, "localhost", 22, 3000, done_cb, &res));
+	outbound_cancel(outbound_start(&oe, u, "alknet-x", 22, 3000, done_cb, &res));
+	outbound_cancel(outbound_start(&oe, NULL, "127.0.0.1", 9, 3000, done_cb, &res));
 	outbound_cancel(NULL);
 	run_for(e->l, 100);
 	assert_int_equal(res.calls, 0);
