@@ -8,7 +8,7 @@
 
 static enum log_level current_level = LOG_INFO;
 
-static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void log_set_level(enum log_level level)
 {

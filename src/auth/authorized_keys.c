@@ -19,8 +19,8 @@
 #include "../xmalloc.h"
 
 /* OpenSSH's own limit is 16 KiB per line (SSH_MAX_PUBKEY_BYTES is the blob size). */
-#define AUTHKEYS_LINE_MAX (16 * 1024)
-#define AUTHKEYS_FILE_MAX (4 * 1024 * 1024)
+#define AUTHKEYS_LINE_MAX    (16 * 1024)
+#define AUTHKEYS_FILE_MAX    (4 * 1024 * 1024)
 #define AUTHKEYS_CERT_SUFFIX "-cert-v01@openssh.com"
 
 struct authkeys {
@@ -30,9 +30,9 @@ struct authkeys {
 };
 
 enum authkeys_kind {
-	AUTHKEYS_KIND_NONE = 0,        /* not a key type: options, or garbage */
-	AUTHKEYS_KIND_KEY = 1,         /* a type ssh/key.c loads */
-	AUTHKEYS_KIND_CERT = 2,        /* an OpenSSH certificate type */
+	AUTHKEYS_KIND_NONE = 0,	       /* not a key type: options, or garbage */
+	AUTHKEYS_KIND_KEY = 1,	       /* a type ssh/key.c loads */
+	AUTHKEYS_KIND_CERT = 2,	       /* an OpenSSH certificate type */
 	AUTHKEYS_KIND_UNSUPPORTED = 3, /* a key type we don't load (ssh-dss, sk-*) */
 };
 

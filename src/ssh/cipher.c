@@ -13,24 +13,24 @@
 struct pkt_cipher {
 	const struct cipher_info *ci;
 	const struct mac_info *mi;
-	EVP_CIPHER_CTX *ctx;  /* chacha20 main key, AES-GCM or AES-CTR */
-	EVP_CIPHER_CTX *hdr;  /* chacha20 header key (length field) */
-	EVP_MAC_CTX *mac;     /* Poly1305 or HMAC */
-	uint8_t iv[12];       /* AES-GCM: 4-byte fixed part + 8-byte invocation counter */
+	EVP_CIPHER_CTX *ctx; /* chacha20 main key, AES-GCM or AES-CTR */
+	EVP_CIPHER_CTX *hdr; /* chacha20 header key (length field) */
+	EVP_MAC_CTX *mac;    /* Poly1305 or HMAC */
+	uint8_t iv[12];	     /* AES-GCM: 4-byte fixed part + 8-byte invocation counter */
 	bool encrypt;
 };
 
 static const struct cipher_info ciphers[] = {
-	{ "chacha20-poly1305@openssh.com", CIPHER_CHACHAPOLY, 64, 0, 8, 16 },
-	{ "aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16 },
-	{ "aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16 },
-	{ "aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0 },
-	{ "aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0 },
+	{"chacha20-poly1305@openssh.com", CIPHER_CHACHAPOLY, 64, 0, 8, 16},
+	{"aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16},
+	{"aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16},
+	{"aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0},
+	{"aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0},
 };
 
 static const struct mac_info macs[] = {
-	{ "hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32 },
-	{ "hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64 },
+	{"hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32},
+	{"hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64},
 };
 
 /* libcrypto algorithm objects, fetched once: fetching per session costs lock round trips. */
@@ -137,7 +137,8 @@ struct pkt_cipher *cipher_new(const struct cipher_info *ci, const struct mac_inf
 	case CIPHER_AES256_GCM:
 		memcpy(c->iv, iv, sizeof(c->iv));
 		ret = EVP_CipherInit_ex2(c->ctx, evp_cipher(ci->id), key, NULL, encrypt, NULL) == 1
-			      ? 0 : -1;
+			      ? 0
+			      : -1;
 		break;
 	case CIPHER_AES128_CTR:
 	case CIPHER_AES256_CTR:
@@ -212,8 +213,7 @@ static int poly1305_tag(struct pkt_cipher *c, const uint8_t *key, const uint8_t 
 	return 0;
 }
 
-static int chachapoly_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n,
-			   uint8_t *tag)
+static int chachapoly_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, uint8_t *tag)
 {
 	uint8_t iv[16], polykey[64];
 	int outl, ret = -1;

@@ -12,20 +12,21 @@
 #include "internal.h"
 #include "key.h"
 
-#define KEX_CURVE25519 "curve25519-sha256"
+#define KEX_CURVE25519	      "curve25519-sha256"
 #define KEX_CURVE25519_LIBSSH "curve25519-sha256@libssh.org"
-#define KEX_STRICT_C "kex-strict-c-v00@openssh.com"
-#define KEX_STRICT_S "kex-strict-s-v00@openssh.com"
-#define SIG_ALGS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
-		 "rsa-sha2-512,rsa-sha2-256"
+#define KEX_STRICT_C	      "kex-strict-c-v00@openssh.com"
+#define KEX_STRICT_S	      "kex-strict-s-v00@openssh.com"
+#define SIG_ALGS                                                                                   \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"                 \
+	"rsa-sha2-512,rsa-sha2-256"
 
 struct kex {
 	bool ours_sent;
 	bool theirs_rcvd;
 	bool newkeys_sent;
 	bool first;
-	struct sbuf i_s;  /* our KEXINIT payload */
-	struct sbuf i_c;  /* theirs */
+	struct sbuf i_s; /* our KEXINIT payload */
+	struct sbuf i_c; /* theirs */
 	const struct cipher_info *enc_c2s, *enc_s2c;
 	const struct mac_info *mac_c2s, *mac_s2c;
 	const struct ssh_key *hostkey;
@@ -66,7 +67,7 @@ static const char *hostkey_algs(const struct ssh_key *k)
 
 static void put_hostkey_list(struct ssh *s, struct sbuf *b)
 {
-	struct sbuf list = { 0 };
+	struct sbuf list = {0};
 
 	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
 		if (list.len)
@@ -178,8 +179,8 @@ static bool pick_hostkey(struct ssh *s, const uint8_t *clist, size_t clen, bool 
 	return false;
 }
 
-static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci,
-		     const uint8_t *ml, size_t mn, const struct mac_info **mi)
+static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci, const uint8_t *ml,
+		     size_t mn, const struct mac_info **mi)
 {
 	const uint8_t *name;
 	size_t len;
@@ -306,11 +307,12 @@ static struct pkt_cipher *make_ciphers(struct ssh *s, const struct sbuf *kmp, co
 	struct kex *k = s->kex;
 	uint8_t iv[2][64], key[2][64], mac[2][64];
 	struct pkt_cipher *tx = NULL;
-	const struct cipher_info *ci[2] = { k->enc_c2s, k->enc_s2c };
-	const struct mac_info *mi[2] = { k->mac_c2s, k->mac_s2c };
+	const struct cipher_info *ci[2] = {k->enc_c2s, k->enc_s2c};
+	const struct mac_info *mi[2] = {k->mac_c2s, k->mac_s2c};
 
 	for (int d = 0; d < 2; d++) {
-		if (derive(s, kmp, h, hlen, (char)('A' + d), iv[d], ci[d]->iv_len ? ci[d]->iv_len : 1) ||
+		if (derive(s, kmp, h, hlen, (char)('A' + d), iv[d],
+			   ci[d]->iv_len ? ci[d]->iv_len : 1) ||
 		    derive(s, kmp, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
 		    derive(s, kmp, h, hlen, (char)('E' + d), mac[d], mi[d] ? mi[d]->key_len : 1))
 			goto out;
@@ -365,7 +367,7 @@ static void exchange_hash(struct ssh *s, const uint8_t *q_c, const uint8_t *q_s,
 			  const struct sbuf *kmp, uint8_t h[32])
 {
 	struct kex *k = s->kex;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	size_t blob_len;
 	const uint8_t *blob = ssh_key_blob(k->hostkey, &blob_len);
 
@@ -392,8 +394,7 @@ static void send_ext_info(struct ssh *s)
 }
 
 /* Sends KEX_ECDH_REPLY and NEWKEYS, switching our outgoing keys. */
-static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h,
-		       struct pkt_cipher *tx)
+static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h, struct pkt_cipher *tx)
 {
 	struct kex *k = s->kex;
 	uint8_t *sig = NULL;
@@ -430,7 +431,7 @@ void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
 	struct sreader r;
 	size_t qlen;
 	uint8_t q_s[32], secret[32], h[32];
-	struct sbuf kmp = { 0 };
+	struct sbuf kmp = {0};
 
 	if (k == NULL || !k->theirs_rcvd || k->newkeys_sent) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected KEX_ECDH_INIT");

@@ -29,38 +29,38 @@
 #include "buf.h"
 #include "internal.h"
 
-#define KEY_RSA_MIN_BITS 1024
-#define KEY_RSA_MAX_BITS 16384
+#define KEY_RSA_MIN_BITS  1024
+#define KEY_RSA_MAX_BITS  16384
 #define KEY_RSA_MAX_BYTES (KEY_RSA_MAX_BITS / 8)
 /* The largest RSA private key file (16384 bits) is about 12 KiB of text. */
-#define KEY_FILE_MAX (64 * 1024)
-#define KEY_ED25519_PK_LEN 32
-#define KEY_ED25519_SK_LEN 64
+#define KEY_FILE_MAX	    (64 * 1024)
+#define KEY_ED25519_PK_LEN  32
+#define KEY_ED25519_SK_LEN  64
 #define KEY_ED25519_SIG_LEN 64
 /* "openssh-key-v1" and its NUL terminator. */
-#define KEY_MAGIC "openssh-key-v1"
+#define KEY_MAGIC     "openssh-key-v1"
 #define KEY_MAGIC_LEN sizeof(KEY_MAGIC)
 /* The private section of an unencrypted key is padded to the "none" cipher's block size. */
 #define KEY_NONE_BLOCK 8
 
 #define KEY_PEM_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
-#define KEY_PEM_END "-----END OPENSSH PRIVATE KEY-----"
+#define KEY_PEM_END   "-----END OPENSSH PRIVATE KEY-----"
 
 struct key_info {
 	enum ssh_key_type type;
 	const char *name;  /* wire name of the key type */
 	const char *curve; /* ECDSA: curve name in the blob */
 	const char *group; /* ECDSA: OpenSSL group name */
-	const char *md;    /* ECDSA: signature digest */
+	const char *md;	   /* ECDSA: signature digest */
 	size_t field_len;  /* ECDSA: bytes per coordinate */
 };
 
 static const struct key_info key_infos[] = {
-	{ SSH_KEY_ED25519, "ssh-ed25519", NULL, NULL, NULL, 0 },
-	{ SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256", "nistp256", "P-256", "SHA256", 32 },
-	{ SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384", "nistp384", "P-384", "SHA384", 48 },
-	{ SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "nistp521", "P-521", "SHA512", 66 },
-	{ SSH_KEY_RSA, "ssh-rsa", NULL, NULL, NULL, 0 },
+	{SSH_KEY_ED25519, "ssh-ed25519", NULL, NULL, NULL, 0},
+	{SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256", "nistp256", "P-256", "SHA256", 32},
+	{SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384", "nistp384", "P-384", "SHA384", 48},
+	{SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "nistp521", "P-521", "SHA512", 66},
+	{SSH_KEY_RSA, "ssh-rsa", NULL, NULL, NULL, 0},
 };
 
 struct ssh_key {
@@ -184,7 +184,7 @@ static BIGNUM *key_get_mpint(struct sreader *r, size_t maxbytes, bool secret)
 /* Builds the canonical public blob of k from its EVP_PKEY. Returns 0 or -1. */
 static int key_encode_blob(struct ssh_key *k)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	uint8_t pub[1 + 2 * 66];
 	size_t n = 0;
 	BIGNUM *e = NULL, *m = NULL;
@@ -296,8 +296,8 @@ static EVP_PKEY *key_ec_pkey(const struct key_info *info, const uint8_t *q, size
 static EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn)
 {
 	static const char *const names[] = {
-		OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
-		OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_N,	       OSSL_PKEY_PARAM_RSA_E,
+		OSSL_PKEY_PARAM_RSA_D,	       OSSL_PKEY_PARAM_RSA_FACTOR1,
 		OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
 		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
 	};
@@ -324,7 +324,7 @@ static EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn)
 /* Reads mpint e, mpint n (the RSA public blob fields). Returns the key or NULL. */
 static EVP_PKEY *key_read_rsa_public(struct sreader *r)
 {
-	BIGNUM *bn[2] = { NULL, NULL };
+	BIGNUM *bn[2] = {NULL, NULL};
 	EVP_PKEY *pkey = NULL;
 
 	bn[1] = key_get_mpint(r, KEY_RSA_MAX_BYTES, false);
@@ -512,8 +512,8 @@ static int key_rsa_crt(BIGNUM *bn[])
 static EVP_PKEY *key_read_rsa_private(struct sreader *r)
 {
 	/* File order mapped onto key_rsa_pkey's order. */
-	static const int slot[6] = { 0, 1, 2, 7, 3, 4 };
-	BIGNUM *bn[8] = { NULL };
+	static const int slot[6] = {0, 1, 2, 7, 3, 4};
+	BIGNUM *bn[8] = {NULL};
 	EVP_PKEY *pkey = NULL;
 	int i;
 
@@ -677,7 +677,7 @@ static int key_parse_container(const uint8_t *d, size_t n, struct ssh_key **out,
  * RFC 4716 "---- BEGIN SSH2 PUBLIC KEY ----" block. */
 static bool key_looks_public(const char *text, size_t len)
 {
-	static const char *const prefixes[] = { "ssh-", "ecdsa-", "sk-", "---- BEGIN SSH2" };
+	static const char *const prefixes[] = {"ssh-", "ecdsa-", "sk-", "---- BEGIN SSH2"};
 	size_t i = 0;
 
 	while (i < len && memchr(" \t\r\n", text[i], 4) != NULL) {
@@ -814,7 +814,7 @@ bool ssh_key_equal(const struct ssh_key *a, const struct ssh_key *b)
 
 void ssh_key_fingerprint(const struct ssh_key *k, char out[SSH_KEY_FP_LEN])
 {
-	uint8_t md[32] = { 0 };
+	uint8_t md[32] = {0};
 	unsigned char b64[45];
 
 	EVP_Digest(k->blob, k->bloblen, md, NULL, EVP_sha256(), NULL);
@@ -876,7 +876,7 @@ static int key_put_ecdsa_sig(struct sbuf *b, const uint8_t *der, size_t derlen)
 	const unsigned char *p = der;
 	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
 	const BIGNUM *r, *s;
-	struct sbuf inner = { 0 };
+	struct sbuf inner = {0};
 
 	if (es == NULL) {
 		return -1;
@@ -893,7 +893,7 @@ static int key_put_ecdsa_sig(struct sbuf *b, const uint8_t *der, size_t derlen)
 int ssh_key_sign(const struct ssh_key *k, const char *alg, const uint8_t *data, size_t len,
 		 uint8_t **sig, size_t *siglen)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	uint8_t *raw = NULL;
 	size_t rawlen = 0, alglen;
 	int ret = 0;

@@ -40,16 +40,16 @@ enum ssh_open_failure {
 
 enum ssh_event_type {
 	SSH_EV_NONE = 0,
-	SSH_EV_KEX_DONE = 1,       /* a key exchange finished; channel data may flow again */
-	SSH_EV_AUTH_REQUEST = 2,   /* answer with ssh_auth_accept / ssh_auth_reject */
-	SSH_EV_AUTH_REFUSED = 3,   /* a non-publickey method was refused (already answered) */
-	SSH_EV_CHANNEL_OPEN = 4,   /* answer with ssh_channel_confirm / ssh_channel_refuse */
-	SSH_EV_CHANNEL_DATA = 5,   /* data/len valid until the next engine call */
+	SSH_EV_KEX_DONE = 1,	 /* a key exchange finished; channel data may flow again */
+	SSH_EV_AUTH_REQUEST = 2, /* answer with ssh_auth_accept / ssh_auth_reject */
+	SSH_EV_AUTH_REFUSED = 3, /* a non-publickey method was refused (already answered) */
+	SSH_EV_CHANNEL_OPEN = 4, /* answer with ssh_channel_confirm / ssh_channel_refuse */
+	SSH_EV_CHANNEL_DATA = 5, /* data/len valid until the next engine call */
 	SSH_EV_CHANNEL_EOF = 6,
 	SSH_EV_CHANNEL_CLOSE = 7,  /* the channel is gone after this event: drop the pointer */
 	SSH_EV_CHANNEL_WINDOW = 8, /* the peer opened the window: more can be sent */
 	SSH_EV_GLOBAL_REQUEST = 9, /* informational; the engine has answered it */
-	SSH_EV_DISCONNECT = 10,    /* the session is over: flush ssh_out_data, then close */
+	SSH_EV_DISCONNECT = 10,	   /* the session is over: flush ssh_out_data, then close */
 };
 
 struct ssh_event {
@@ -62,8 +62,8 @@ struct ssh_event {
 	const char *user;
 	const char *method;
 	const struct ssh_key *key; /* the client's public key */
-	bool has_sig;              /* false: a query ("would you accept this key?") */
-	bool sig_ok;               /* has_sig and the signature verified */
+	bool has_sig;		   /* false: a query ("would you accept this key?") */
+	bool sig_ok;		   /* has_sig and the signature verified */
 	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
 	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
 	 * the host's channel type to parse; valid like CHANNEL_DATA's data. */
@@ -81,9 +81,9 @@ struct ssh_event {
 struct ssh_config {
 	struct ssh_key *const *host_keys; /* borrowed; must outlive the sessions */
 	size_t n_host_keys;
-	uint32_t window;       /* window granted per channel (default 2 MiB) */
-	uint32_t max_packet;   /* max channel data per packet we accept (default 32 KiB) */
-	size_t out_limit;      /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
+	uint32_t window;     /* window granted per channel (default 2 MiB) */
+	uint32_t max_packet; /* max channel data per packet we accept (default 32 KiB) */
+	size_t out_limit;    /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
 	uint64_t rekey_bytes;  /* start a re-key after this many bytes either way (default 1 GiB) */
 	uint32_t max_channels; /* open channels per session (default 4096) */
 };
