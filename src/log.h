@@ -13,7 +13,6 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* Accepts error, warn, info, debug (any case). Returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
