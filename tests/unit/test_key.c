@@ -1,6 +1,6 @@
-/* Unit tests for src/ssh/key.c. Fixtures are made by ssh-keygen at test time in a temporary
- * directory; signatures are cross-checked with ssh-keygen -Y (SSHSIG) in both directions and
- * with OpenSSL directly. */
+/* Unit tests for the key module (src/ssh/key.c, key_private.c, key_sign.c). Fixtures are made
+ * by ssh-keygen at test time in a temporary directory; signatures are cross-checked with
+ * ssh-keygen -Y (SSHSIG) in both directions and with OpenSSL directly. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
