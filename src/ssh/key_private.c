@@ -3,10 +3,8 @@
 #include "key.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -17,8 +15,6 @@
 #include "buf.h"
 #include "key_internal.h"
 
-/* The largest RSA private key file (16384 bits) is about 12 KiB of text. */
-#define KEY_FILE_MAX (64 * 1024)
 /* "openssh-key-v1" and its NUL terminator. */
 #define KEY_MAGIC     "openssh-key-v1"
 #define KEY_MAGIC_LEN sizeof(KEY_MAGIC)
@@ -304,47 +300,5 @@ int ssh_key_parse_private(const char *text, size_t len, struct ssh_key **out, ch
 	}
 	freezero(d, dlen);
 	ERR_clear_error();
-	return ret;
-}
-
-/* Reads at most KEY_FILE_MAX bytes of path into buf (KEY_FILE_MAX + 1 bytes). Returns the
- * length, or -errno (-EFBIG when the file is larger). */
-static ssize_t key_read_file(const char *path, char *buf)
-{
-	size_t len = 0;
-	ssize_t n = 1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd == -1) {
-		return -errno;
-	}
-	while (n != 0 && len <= KEY_FILE_MAX) {
-		n = read(fd, buf + len, KEY_FILE_MAX + 1 - len);
-		if (n == -1 && errno != EINTR) {
-			n = -errno;
-			close(fd);
-			return n;
-		}
-		len += n > 0 ? (size_t)n : 0;
-	}
-	close(fd);
-	return len > KEY_FILE_MAX ? -EFBIG : (ssize_t)len;
-}
-
-/* Reads and parses a private key file. Returns 0, -errno when unreadable, or -EINVAL. */
-int ssh_key_load_private(const char *path, struct ssh_key **out, char *err, size_t errlen)
-{
-	char *buf = xmalloc(KEY_FILE_MAX + 1);
-	ssize_t n = key_read_file(path, buf);
-	int ret;
-
-	if (n < 0) {
-		key_err(err, errlen, "cannot read key file: %s",
-			n == -EFBIG ? "file too large for a key" : strerror((int)-n));
-		ret = (int)n;
-	} else {
-		ret = ssh_key_parse_private(buf, (size_t)n, out, err, errlen);
-	}
-	freezero(buf, KEY_FILE_MAX + 1);
 	return ret;
 }

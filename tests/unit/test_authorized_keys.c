@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "auth/authorized_keys.h"
+#include "hostkey.h"
 #include "ssh/key.h"
 #include "xmalloc.h"
 

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "hostkey.h"
 #include "ssh/buf.h"
 #include "ssh/key.h"
 #include "xmalloc.h"
