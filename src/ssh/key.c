@@ -24,6 +24,7 @@
 
 #include "../xmalloc.h"
 #include "buf.h"
+#include "crypto.h"
 #include "internal.h"
 #include "key_internal.h"
 
@@ -299,28 +300,31 @@ static EVP_PKEY *key_read_rsa_public(struct sreader *r)
 	return pkey;
 }
 
-/* An Ed25519 or X25519 public key from its 32 raw bytes. The algorithm's context is made
- * once: EVP_PKEY_new_raw_public_key() looks the algorithm up again on every call, which showed
- * up in the profile of new sessions. Single-threaded use only (the engine's loop). */
-EVP_PKEY *key_raw_public(bool x25519, const uint8_t *p, size_t n)
+/* An Ed25519 or X25519 public key from its 32 raw bytes, made through a context from cr: with
+ * the per-loop cache that context is made once, where EVP_PKEY_new_raw_public_key() would look
+ * the algorithm up again on every call (it showed up in the profile of new sessions). */
+EVP_PKEY *key_raw_public(struct ssh_crypto *cr, bool x25519, const uint8_t *p, size_t n)
 {
-	static EVP_PKEY_CTX *ctx[2];
-	EVP_PKEY_CTX **slot = &ctx[x25519 ? 1 : 0];
+	EVP_PKEY_CTX *fresh;
+	EVP_PKEY_CTX *ctx =
+		crypto_pkey_ctx(cr, x25519 ? CRYPTO_PKEY_X25519 : CRYPTO_PKEY_ED25519, &fresh);
 	EVP_PKEY *pkey = NULL;
 	OSSL_PARAM params[2];
 
-	if (*slot == NULL)
-		*slot = EVP_PKEY_CTX_new_from_name(NULL, x25519 ? "X25519" : "ED25519", NULL);
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)p, n);
 	params[1] = OSSL_PARAM_construct_end();
-	if (*slot == NULL || EVP_PKEY_fromdata_init(*slot) != 1 ||
-	    EVP_PKEY_fromdata(*slot, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		return NULL;
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	EVP_PKEY_CTX_free(fresh);
 	return pkey;
 }
 
 /* Reads the public fields that follow the type string of a key blob. Returns the key or NULL. */
-static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
+static EVP_PKEY *key_read_public(struct ssh_crypto *cr, const struct key_info *info,
+				 struct sreader *r)
 {
 	const uint8_t *p, *c;
 	size_t n, cn;
@@ -331,7 +335,7 @@ static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
 		if (r->err || n != KEY_ED25519_PK_LEN) {
 			return NULL;
 		}
-		return key_raw_public(false, p, n);
+		return key_raw_public(cr, false, p, n);
 	case SSH_KEY_RSA:
 		return key_read_rsa_public(r);
 	default:
@@ -344,8 +348,10 @@ static EVP_PKEY *key_read_public(const struct key_info *info, struct sreader *r)
 	}
 }
 
-/* Parses a public key blob from r (trailing bytes are the caller's business). */
-int key_parse_blob(struct sreader *r, struct ssh_key **out, char *err, size_t errlen)
+/* Parses a public key blob from r (trailing bytes are the caller's business); cr as for
+ * key_raw_public. */
+int key_parse_blob(struct ssh_crypto *cr, struct sreader *r, struct ssh_key **out, char *err,
+		   size_t errlen)
 {
 	const struct key_info *info;
 	const uint8_t *t;
@@ -362,7 +368,7 @@ int key_parse_blob(struct sreader *r, struct ssh_key **out, char *err, size_t er
 		key_err(err, errlen, "unsupported key type %s", name);
 		return -EINVAL;
 	}
-	*out = key_new(info, key_read_public(info, r), false);
+	*out = key_new(info, key_read_public(cr, info, r), false);
 	if (*out == NULL) {
 		key_err(err, errlen, "invalid %s public key", info->name);
 		return -EINVAL;
@@ -370,19 +376,25 @@ int key_parse_blob(struct sreader *r, struct ssh_key **out, char *err, size_t er
 	return 0;
 }
 
-int ssh_key_from_blob(const uint8_t *blob, size_t len, struct ssh_key **out)
+/* Public key from a blob; cr is the session's cache (key_raw_public) or NULL. */
+int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out)
 {
 	struct sreader r;
 	struct ssh_key *k = NULL;
 
 	sreader_init(&r, blob, len);
-	if (key_parse_blob(&r, &k, NULL, 0) != 0 || sreader_left(&r) != 0) {
+	if (key_parse_blob(cr, &r, &k, NULL, 0) != 0 || sreader_left(&r) != 0) {
 		ssh_key_free(k);
 		ERR_clear_error();
 		return -EINVAL;
 	}
 	*out = k;
 	return 0;
+}
+
+int ssh_key_from_blob(const uint8_t *blob, size_t len, struct ssh_key **out)
+{
+	return key_from_blob(NULL, blob, len, out);
 }
 
 /* Parses "TYPE BASE64 [comment]". Returns 0 or -EINVAL with a reason in err. */

@@ -31,7 +31,8 @@ int ssh_key_parse_private(const char *text, size_t len, struct ssh_key **out, ch
  * src/server.c includes hostkey.h. */
 int ssh_key_load_private(const char *path, struct ssh_key **out, char *err, size_t errlen);
 
-/* Public key from its wire blob (string type, ...). Validates the point/size. 0 or -EINVAL. */
+/* Public key from its wire blob (string type, ...). Validates the point/size. 0 or -EINVAL.
+ * Uses no per-loop libcrypto cache (the engine's own calls do; see ssh_crypto_new). */
 int ssh_key_from_blob(const uint8_t *blob, size_t len, struct ssh_key **out);
 /* Public key from "TYPE BASE64 [comment]" (leading spaces allowed, no options). Checks that
  * TYPE matches the blob's type. 0 or -EINVAL with a reason in err. */

@@ -13,6 +13,8 @@
 #include "buf.h"
 #include "key.h"
 
+struct ssh_crypto;
+
 #define KEY_RSA_MIN_BITS    1024
 #define KEY_RSA_MAX_BITS    16384
 #define KEY_RSA_MAX_BYTES   (KEY_RSA_MAX_BITS / 8)
@@ -55,8 +57,10 @@ struct ssh_key *key_new(const struct key_info *info, EVP_PKEY *pkey, bool priv);
 EVP_PKEY *key_ec_pkey(const struct key_info *info, const uint8_t *q, size_t qlen, const BIGNUM *d);
 /* RSA key from n, e (nbn 2) or all eight private parameters (nbn 8), size limits enforced. */
 EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn);
-/* A public key blob from r; trailing bytes are left for the caller. 0 or -EINVAL. */
-int key_parse_blob(struct sreader *r, struct ssh_key **out, char *err, size_t errlen);
+/* A public key blob from r; trailing bytes are left for the caller. cr: the per-loop
+ * libcrypto cache, or NULL (see crypto.h). 0 or -EINVAL. */
+int key_parse_blob(struct ssh_crypto *cr, struct sreader *r, struct ssh_key **out, char *err,
+		   size_t errlen);
 
 /* key_sign.c */
 

@@ -220,7 +220,7 @@ static int key_parse_container(const uint8_t *d, size_t n, struct ssh_key **out,
 		return -EINVAL;
 	}
 	sreader_init(&pr, pub, pn);
-	ret = key_parse_blob(&pr, &pubkey, err, errlen);
+	ret = key_parse_blob(NULL, &pr, &pubkey, err, errlen); /* key files: no cache */
 	if (ret == 0 && sreader_left(&pr) != 0) {
 		key_err(err, errlen, "trailing data after the public key");
 		ret = -EINVAL;

@@ -17,6 +17,7 @@
 struct ssh;
 struct ssh_channel;
 struct ssh_key;
+struct ssh_crypto;
 struct iovec;
 
 enum ssh_disconnect_reason {
@@ -86,9 +87,21 @@ struct ssh_config {
 	size_t out_limit;    /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
 	uint64_t rekey_bytes;  /* start a re-key after this many bytes either way (default 1 GiB) */
 	uint32_t max_channels; /* open channels per session (default 4096) */
+	/* Borrowed, per loop: one thread at a time; must outlive the sessions. NULL: libcrypto
+	 * objects are made afresh for each use (slower; for tests and fuzzers). */
+	struct ssh_crypto *crypto;
 };
 
-/* cfg is copied; host keys are borrowed. The banner is queued for sending at once. */
+/* The libcrypto state sessions share: algorithms fetched once and reusable key contexts,
+ * filled as sessions need them, so that a new session costs no libcrypto look-ups. It is not
+ * thread-safe: make one per event loop (it goes in ssh_config.crypto of that loop's sessions)
+ * and free it after the last of them. ssh_crypto_new only fails by aborting (out of memory);
+ * a libcrypto failure shows later, as a failed key exchange. */
+struct ssh_crypto *ssh_crypto_new(void);
+void ssh_crypto_free(struct ssh_crypto *cr);
+
+/* cfg is copied; host keys and crypto are borrowed. The banner is queued for sending at
+ * once. */
 struct ssh *ssh_new(const struct ssh_config *cfg);
 void ssh_free(struct ssh *s);
 

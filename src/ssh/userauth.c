@@ -80,7 +80,8 @@ static bool recv_publickey(struct ssh *s, struct sreader *r, const uint8_t *p, s
 	size_t signed_len = r->off + 1; /* payload bytes before the signature (+ msg byte) */
 	const uint8_t *sig = has_sig ? sreader_string(r, &siglen) : NULL;
 
-	if (r->err || sreader_left(r) != 0 || ssh_key_from_blob(blob, bloblen, &s->auth_key) != 0 ||
+	if (r->err || sreader_left(r) != 0 ||
+	    key_from_blob(s->cfg.crypto, blob, bloblen, &s->auth_key) != 0 ||
 	    !ssh_key_alg_ok(s->auth_key, (const char *)alg, alglen)) {
 		userauth_clear(s);
 		send_failure(s);

@@ -82,6 +82,7 @@ struct client {
 
 static struct ssh_key *host_keys[3];
 static struct ssh_key *client_key;
+static struct ssh_crypto *crypto; /* one for the process, as a server has one per loop */
 
 static const struct {
 	const char *cipher;
@@ -106,6 +107,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	host_keys[1] = fuzz_load_key(fuzz_host_ecdsa256);
 	host_keys[2] = fuzz_load_key(fuzz_host_rsa1024);
 	client_key = fuzz_load_key(fuzz_client_ed25519);
+	crypto = ssh_crypto_new();
 	return 0;
 }
 
@@ -365,9 +367,9 @@ static void finish_kex(struct client *c, const uint8_t *p, size_t n)
 	}
 	sbuf_free(&kmp);
 	/* c2s is ours to seal with, s2c decrypts what the server sends after its NEWKEYS. */
-	struct pkt_cipher *tx = cipher_new(c->ci, c->mi, key[0], iv[0], mac[0], true);
+	struct pkt_cipher *tx = cipher_new(NULL, c->ci, c->mi, key[0], iv[0], mac[0], true);
 	cipher_free(c->next_rx);
-	c->next_rx = cipher_new(c->ci, c->mi, key[1], iv[1], mac[1], false);
+	c->next_rx = cipher_new(NULL, c->ci, c->mi, key[1], iv[1], mac[1], false);
 	FUZZ_CHECK(tx != NULL && c->next_rx != NULL);
 
 	/* Our NEWKEYS goes out under the old keys; everything after it under the new. */
@@ -619,7 +621,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	uint8_t flags = data[0];
-	struct ssh_config cfg = {.host_keys = host_keys, .n_host_keys = 3};
+	struct ssh_config cfg = {.host_keys = host_keys, .n_host_keys = 3, .crypto = crypto};
 	if (flags & 0x80)
 		cfg.rekey_bytes = 1024;
 	/* Small windows and packets so the fuzzer reaches their limits. */

@@ -456,9 +456,9 @@ static void tc_recv_ecdh_reply(struct tc *c, const uint8_t *p, size_t n)
 		tc_derive(c, &kmp, h, (char)('C' + d), key[d], 64);
 		tc_derive(c, &kmp, h, (char)('E' + d), mk[d], 64);
 	}
-	struct pkt_cipher *tx = cipher_new(c->enc[0], c->mac[0], key[0], iv[0], mk[0], true);
+	struct pkt_cipher *tx = cipher_new(NULL, c->enc[0], c->mac[0], key[0], iv[0], mk[0], true);
 	cipher_free(c->next_rx);
-	c->next_rx = cipher_new(c->enc[1], c->mac[1], key[1], iv[1], mk[1], false);
+	c->next_rx = cipher_new(NULL, c->enc[1], c->mac[1], key[1], iv[1], mk[1], false);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (tx == NULL || c->next_rx == NULL) {
 		cipher_free(tx);

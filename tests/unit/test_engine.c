@@ -40,6 +40,7 @@ enum {
 };
 
 static struct ssh_key *host_key, *user_key, *other_key;
+static struct ssh_crypto *crypto; /* one per test program, as a server has one per loop */
 static const char *const cipher_names[] = {
 	"chacha20-poly1305@openssh.com",
 	"aes128-gcm@openssh.com",
@@ -83,6 +84,7 @@ static void fix_cfg(struct pair *p, const struct ssh_config *cfg)
 		p->cfg = *cfg;
 	p->cfg.host_keys = keys;
 	p->cfg.n_host_keys = 1;
+	p->cfg.crypto = crypto;
 }
 
 static struct pair *pair_new(const struct tc_opts *o, const struct ssh_config *cfg)
@@ -1467,6 +1469,30 @@ static void test_x25519_zero_point(void **state)
 	pair_free(p);
 }
 
+/* Without a libcrypto cache (ssh_config.crypto NULL) the engine makes its objects per use:
+ * the handshake, login and a re-keyed transfer work the same, with every cipher. */
+static void test_no_crypto_cache(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NCIPHERS; i++) {
+		struct tc_opts o = {.enc_c2s = cipher_names[i], .enc_s2c = cipher_names[i]};
+		struct pair *p = pair_new(&o, NULL);
+		struct xfer x;
+
+		ssh_free(p->s);
+		p->cfg.crypto = NULL;
+		p->s = ssh_new(&p->cfg);
+		handshake(p);
+		authenticate(p);
+		struct ssh_channel *ch = xfer_open(p, &x, 64 * 1024);
+		x.client_rekey_at = 32 * 1024;
+		xfer_run(p, &x, ch);
+		assert_int_equal(p->c.kex_count, 2);
+		assert_string_equal(p->c.enc[0]->name, cipher_names[i]);
+		pair_free(p);
+	}
+}
+
 /* ---- re-keying ---- */
 
 static void test_rekey_client_mid_transfer(void **state)
@@ -2644,6 +2670,7 @@ int main(void)
 		cmocka_unit_test(test_ext_info_and_late_auth),
 		cmocka_unit_test(test_kex_guess),
 		cmocka_unit_test(test_x25519_zero_point),
+		cmocka_unit_test(test_no_crypto_cache),
 		cmocka_unit_test(test_rekey_client_mid_transfer),
 		cmocka_unit_test(test_rekey_server_mid_transfer),
 		cmocka_unit_test(test_rekey_both_at_once),
@@ -2673,6 +2700,7 @@ int main(void)
 		cmocka_unit_test(test_idle_memory),
 	};
 
+	crypto = ssh_crypto_new();
 	host_key = tc_ed25519_key(seeds[0]);
 	user_key = tc_ed25519_key(seeds[1]);
 	other_key = tc_ed25519_key(seeds[2]);
@@ -2685,5 +2713,6 @@ int main(void)
 	ssh_key_free(user_key);
 	ssh_key_free(other_key);
 	EVP_PKEY_free(rsa_pkey);
+	ssh_crypto_free(crypto);
 	return rc;
 }
