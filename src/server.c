@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth/authorized_keys.h"
+#include "hostkey.h"
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
@@ -295,6 +296,8 @@ int server_init(struct server *srv, const struct config *cfg)
 	srv->proxy = cfg->proxy;
 	srv->ssh_cfg.host_keys = &srv->host_key;
 	srv->ssh_cfg.n_host_keys = 1;
+	srv->crypto = ssh_crypto_new();
+	srv->ssh_cfg.crypto = srv->crypto;
 	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
 	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
 	if (rekey)
@@ -362,4 +365,5 @@ void server_free(struct server *srv)
 	free(srv->ip_buckets);
 	authkeys_free(srv->authkeys);
 	ssh_key_free(srv->host_key);
+	ssh_crypto_free(srv->crypto); /* after the last session */
 }

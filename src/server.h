@@ -25,6 +25,7 @@ struct server {
 	struct authkeys *authkeys;
 	struct proxy_url *proxy;  /* NULL: connect directly */
 	struct ssh_config ssh_cfg;
+	struct ssh_crypto *crypto; /* libcrypto cache for this loop's sessions (ssh.h) */
 	int listen_fd;
 	struct loop_io listen_io;
 	int signal_fd;
