@@ -27,9 +27,6 @@ struct ssh_key;
  * with ssh-keygen -p -f KEY" , "unsupported key type ssh-dss", "file is not a private key"). */
 int ssh_key_parse_private(const char *text, size_t len, struct ssh_key **out, char *err,
 			  size_t errlen);
-/* Transitional: defined in src/hostkey.c (declared in src/hostkey.h), kept here until
- * src/server.c includes hostkey.h. */
-int ssh_key_load_private(const char *path, struct ssh_key **out, char *err, size_t errlen);
 
 /* Public key from its wire blob (string type, ...). Validates the point/size. 0 or -EINVAL.
  * Uses no per-loop libcrypto cache (the engine's own calls do; see ssh_crypto_new). */
