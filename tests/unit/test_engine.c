@@ -18,9 +18,9 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
-#include "sshtest_client.c"
 #include "ssh/internal.h"
 #include "ssh/ssh.h"
+#include "sshtest_client.h"
 
 enum {
 	M_DISCONNECT = 1,
