@@ -23,6 +23,11 @@ OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libalknet.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Code several unit tests share (the test SSH client, the engine test harness). Built once
+# into an archive, so each test binary links only the helpers it calls.
+UNIT_HELPERS := tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c tests/unit/engine_pair.c
+UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
+UNIT_LIB := $(BUILD)/tests/libunit.a
 
 .PHONY: all clean run test unit e2e deps test-deps check-san check-valgrind
 
@@ -39,9 +44,15 @@ $(LIB): $(OBJ)
 $(BIN): $(BUILD)/src/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(UNIT_HELPER_OBJ): CFLAGS += -Isrc
+
+$(UNIT_LIB): $(UNIT_HELPER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LIB) $(LDLIBS) -lcmocka
 
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:
@@ -81,7 +92,7 @@ test: test-deps
 clean:
 	rm -rf build build-san $(BIN)
 
--include $(OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d $(UNIT_HELPER_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 # Fuzzers (libFuzzer, clang): make fuzz FUZZ_SECONDS=30
 FUZZ_SECONDS ?= 30

@@ -8,16 +8,11 @@
 
 static enum log_level current_level = LOG_INFO;
 
-static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void log_set_level(enum log_level level)
 {
 	current_level = level;
-}
-
-enum log_level log_get_level(void)
-{
-	return current_level;
 }
 
 int log_parse_level(const char *s, enum log_level *out)

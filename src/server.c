@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth/authorized_keys.h"
+#include "hostkey.h"
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"

@@ -11,6 +11,8 @@ int worker_init(struct worker *w, const struct settings *set, unsigned resolver_
 {
 	memset(w, 0, sizeof(*w));
 	w->ssh = set->ssh;
+	w->crypto = ssh_crypto_new();
+	w->ssh.crypto = w->crypto;
 	w->loop = loop_new();
 	if (w->loop == NULL)
 		return -1;
@@ -28,6 +30,8 @@ void worker_free(struct worker *w)
 		resolver_free(w->resolver);
 	w->resolver = NULL;
 	if (w->loop)
-		loop_free(w->loop); /* runs the pending frees */
+		loop_free(w->loop); /* runs the pending frees: the last sessions */
 	w->loop = NULL;
+	ssh_crypto_free(w->crypto); /* after the last session */
+	w->crypto = NULL;
 }

@@ -22,6 +22,7 @@ struct worker {
 	struct relay_batch batch; /* client data of the session being processed (relay.h) */
 	struct outbound_env outbound; /* this loop's outbound connections (proxy/outbound.h) */
 	struct ssh_config ssh;	  /* the settings' engine config, with this loop's caches */
+	struct ssh_crypto *crypto; /* this loop's libcrypto cache (ssh.h); ssh.crypto points here */
 	uint64_t next_session_id;
 	bool draining;		  /* shutting down: no new channels */
 };

@@ -7,20 +7,18 @@
  * ignored; CRLF line endings and a missing final newline are fine. */
 #include "authorized_keys.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
+#include "../file.h"
 #include "../log.h"
 #include "../ssh/key.h"
 #include "../xmalloc.h"
 
 /* OpenSSH's own limit is 16 KiB per line (SSH_MAX_PUBKEY_BYTES is the blob size). */
-#define AUTHKEYS_LINE_MAX (16 * 1024)
-#define AUTHKEYS_FILE_MAX (4 * 1024 * 1024)
+#define AUTHKEYS_LINE_MAX    (16 * 1024)
+#define AUTHKEYS_FILE_MAX    (4 * 1024 * 1024)
 #define AUTHKEYS_CERT_SUFFIX "-cert-v01@openssh.com"
 
 struct authkeys {
@@ -30,9 +28,9 @@ struct authkeys {
 };
 
 enum authkeys_kind {
-	AUTHKEYS_KIND_NONE = 0,        /* not a key type: options, or garbage */
-	AUTHKEYS_KIND_KEY = 1,         /* a type ssh/key.c loads */
-	AUTHKEYS_KIND_CERT = 2,        /* an OpenSSH certificate type */
+	AUTHKEYS_KIND_NONE = 0,	       /* not a key type: options, or garbage */
+	AUTHKEYS_KIND_KEY = 1,	       /* a type ssh/key.c loads */
+	AUTHKEYS_KIND_CERT = 2,	       /* an OpenSSH certificate type */
 	AUTHKEYS_KIND_UNSUPPORTED = 3, /* a key type we don't load (ssh-dss, sk-*) */
 };
 
@@ -210,57 +208,16 @@ int authkeys_parse(const char *name, const char *text, size_t len, struct authke
 	return 0;
 }
 
-/* Reads the whole of path (at most AUTHKEYS_FILE_MAX bytes) into an xmalloc'd buffer.
- * Returns 0, or -errno (-EFBIG when larger). */
-static int authkeys_read_file(const char *path, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
-
-	if (fd == -1) {
-		return -errno;
-	}
-	buf = xmalloc(cap);
-	for (;;) {
-		if (len == cap) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			ret = n == -1 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-		if (len > AUTHKEYS_FILE_MAX) {
-			ret = -EFBIG;
-			break;
-		}
-	}
-	close(fd);
-	if (ret != 0) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 int authkeys_load(const char *path, struct authkeys **out)
 {
-	char *text = NULL;
+	uint8_t *text = NULL;
 	size_t len = 0;
-	int ret = authkeys_read_file(path, &text, &len);
+	int ret = file_read_small(path, AUTHKEYS_FILE_MAX, &text, &len);
 
 	if (ret == 0) {
-		ret = authkeys_parse(path, text, len, out);
+		ret = authkeys_parse(path, (const char *)text, len, out);
 	}
-	free(text);
+	free(text); /* public keys only */
 	return ret;
 }
 

@@ -9,52 +9,30 @@
 
 #include "../xmalloc.h"
 #include "buf.h"
+#include "crypto.h"
 
 struct pkt_cipher {
 	const struct cipher_info *ci;
 	const struct mac_info *mi;
-	EVP_CIPHER_CTX *ctx;  /* chacha20 main key, AES-GCM or AES-CTR */
-	EVP_CIPHER_CTX *hdr;  /* chacha20 header key (length field) */
-	EVP_MAC_CTX *mac;     /* Poly1305 or HMAC */
-	uint8_t iv[12];       /* AES-GCM: 4-byte fixed part + 8-byte invocation counter */
+	EVP_CIPHER_CTX *ctx; /* chacha20 main key, AES-GCM or AES-CTR */
+	EVP_CIPHER_CTX *hdr; /* chacha20 header key (length field) */
+	EVP_MAC_CTX *mac;    /* Poly1305 or HMAC */
+	uint8_t iv[12];	     /* AES-GCM: 4-byte fixed part + 8-byte invocation counter */
 	bool encrypt;
 };
 
 static const struct cipher_info ciphers[] = {
-	{ "chacha20-poly1305@openssh.com", CIPHER_CHACHAPOLY, 64, 0, 8, 16 },
-	{ "aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16 },
-	{ "aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16 },
-	{ "aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0 },
-	{ "aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0 },
+	{"chacha20-poly1305@openssh.com", CIPHER_CHACHAPOLY, 64, 0, 8, 16},
+	{"aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16},
+	{"aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16},
+	{"aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0},
+	{"aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0},
 };
 
 static const struct mac_info macs[] = {
-	{ "hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32 },
-	{ "hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64 },
+	{"hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32},
+	{"hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64},
 };
-
-/* libcrypto algorithm objects, fetched once: fetching per session costs lock round trips. */
-static EVP_CIPHER *evp_ciphers[6];
-static EVP_MAC *evp_poly1305;
-static EVP_MAC *evp_hmac;
-
-static const char *const evp_cipher_names[6] = {
-	NULL, "ChaCha20", "AES-128-GCM", "AES-256-GCM", "AES-128-CTR", "AES-256-CTR",
-};
-
-static const EVP_CIPHER *evp_cipher(enum cipher_id id)
-{
-	if (evp_ciphers[id] == NULL)
-		evp_ciphers[id] = EVP_CIPHER_fetch(NULL, evp_cipher_names[id], NULL);
-	return evp_ciphers[id];
-}
-
-static EVP_MAC *evp_mac(const char *name, EVP_MAC **slot)
-{
-	if (*slot == NULL)
-		*slot = EVP_MAC_fetch(NULL, name, NULL);
-	return *slot;
-}
 
 const struct cipher_info *cipher_find(const char *name, size_t len)
 {
@@ -85,13 +63,16 @@ const char *mac_offer(void)
 	return "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
 }
 
-static int setup_chachapoly(struct pkt_cipher *c, const uint8_t *key)
+/* chacha20-poly1305: two ChaCha20 contexts (payload, length) and a Poly1305 MAC context. */
+static int setup_chachapoly(struct pkt_cipher *c, struct ssh_crypto *cr, const EVP_CIPHER *chacha,
+			    const uint8_t *key)
 {
-	const EVP_CIPHER *chacha = evp_cipher(CIPHER_CHACHAPOLY);
-	EVP_MAC *poly = evp_mac("POLY1305", &evp_poly1305);
+	EVP_MAC *fresh;
+	EVP_MAC *poly = crypto_mac(cr, CRYPTO_MAC_POLY1305, &fresh);
 
 	c->hdr = EVP_CIPHER_CTX_new();
-	c->mac = poly ? EVP_MAC_CTX_new(poly) : NULL;
+	c->mac = poly ? EVP_MAC_CTX_new(poly) : NULL; /* holds its own reference to poly */
+	EVP_MAC_free(fresh);
 	if (chacha == NULL || c->hdr == NULL || c->mac == NULL)
 		return -1;
 	/* K_2 (main) is the first 32 bytes, K_1 (length) the second. */
@@ -101,9 +82,11 @@ static int setup_chachapoly(struct pkt_cipher *c, const uint8_t *key)
 	return 0;
 }
 
-static int setup_hmac(struct pkt_cipher *c, const uint8_t *mac_key)
+/* The HMAC context of an EtM MAC, keyed. */
+static int setup_hmac(struct pkt_cipher *c, struct ssh_crypto *cr, const uint8_t *mac_key)
 {
-	EVP_MAC *hmac = evp_mac("HMAC", &evp_hmac);
+	EVP_MAC *fresh;
+	EVP_MAC *hmac = crypto_mac(cr, CRYPTO_MAC_HMAC, &fresh);
 	char digest[8];
 	OSSL_PARAM params[2];
 
@@ -111,47 +94,56 @@ static int setup_hmac(struct pkt_cipher *c, const uint8_t *mac_key)
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	c->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(fresh);
 	if (c->mac == NULL || EVP_MAC_init(c->mac, mac_key, c->mi->key_len, params) != 1)
 		return -1;
 	return 0;
 }
 
-struct pkt_cipher *cipher_new(const struct cipher_info *ci, const struct mac_info *mi,
-			      const uint8_t *key, const uint8_t *iv, const uint8_t *mac_key,
-			      bool encrypt)
+/* Sets up the contexts for ci (and mi for AES-CTR) with the given keys. Returns 0 or -1. */
+static int setup_keys(struct pkt_cipher *c, struct ssh_crypto *cr, const uint8_t *key,
+		      const uint8_t *iv, const uint8_t *mac_key)
+{
+	EVP_CIPHER *fresh;
+	const EVP_CIPHER *evp = crypto_cipher(cr, c->ci->id, &fresh);
+	int ret = -1;
+
+	switch (c->ci->id) {
+	case CIPHER_CHACHAPOLY:
+		ret = setup_chachapoly(c, cr, evp, key);
+		break;
+	case CIPHER_AES128_GCM:
+	case CIPHER_AES256_GCM:
+		memcpy(c->iv, iv, sizeof(c->iv));
+		if (evp != NULL &&
+		    EVP_CipherInit_ex2(c->ctx, evp, key, NULL, c->encrypt, NULL) == 1)
+			ret = 0;
+		break;
+	case CIPHER_AES128_CTR:
+	case CIPHER_AES256_CTR:
+		if (c->mi == NULL || evp == NULL ||
+		    EVP_CipherInit_ex2(c->ctx, evp, key, iv, c->encrypt, NULL) != 1)
+			break;
+		ret = setup_hmac(c, cr, mac_key);
+		break;
+	default:
+		break;
+	}
+	EVP_CIPHER_free(fresh); /* the contexts hold their own references */
+	return ret;
+}
+
+struct pkt_cipher *cipher_new(struct ssh_crypto *cr, const struct cipher_info *ci,
+			      const struct mac_info *mi, const uint8_t *key, const uint8_t *iv,
+			      const uint8_t *mac_key, bool encrypt)
 {
 	struct pkt_cipher *c = xcalloc(1, sizeof(*c));
-	int ret = -1;
 
 	c->ci = ci;
 	c->mi = ci->tag_len ? NULL : mi;
 	c->encrypt = encrypt;
 	c->ctx = EVP_CIPHER_CTX_new();
-	if (c->ctx == NULL)
-		goto out;
-	switch (ci->id) {
-	case CIPHER_CHACHAPOLY:
-		ret = setup_chachapoly(c, key);
-		break;
-	case CIPHER_AES128_GCM:
-	case CIPHER_AES256_GCM:
-		memcpy(c->iv, iv, sizeof(c->iv));
-		ret = EVP_CipherInit_ex2(c->ctx, evp_cipher(ci->id), key, NULL, encrypt, NULL) == 1
-			      ? 0 : -1;
-		break;
-	case CIPHER_AES128_CTR:
-	case CIPHER_AES256_CTR:
-		if (c->mi == NULL)
-			break;
-		if (EVP_CipherInit_ex2(c->ctx, evp_cipher(ci->id), key, iv, encrypt, NULL) != 1)
-			break;
-		ret = setup_hmac(c, mac_key);
-		break;
-	default:
-		break;
-	}
-out:
-	if (ret != 0) {
+	if (c->ctx == NULL || setup_keys(c, cr, key, iv, mac_key) != 0) {
 		cipher_free(c);
 		return NULL;
 	}
@@ -212,8 +204,7 @@ static int poly1305_tag(struct pkt_cipher *c, const uint8_t *key, const uint8_t 
 	return 0;
 }
 
-static int chachapoly_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n,
-			   uint8_t *tag)
+static int chachapoly_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, uint8_t *tag)
 {
 	uint8_t iv[16], polykey[64];
 	int outl, ret = -1;

@@ -40,6 +40,7 @@ struct mac_info {
 };
 
 struct pkt_cipher;
+struct ssh_crypto;
 
 /* Look-ups by wire name (length-delimited); NULL if not offered by us. */
 const struct cipher_info *cipher_find(const char *name, size_t len);
@@ -48,10 +49,13 @@ const struct mac_info *mac_find(const char *name, size_t len);
 const char *cipher_offer(void);
 const char *mac_offer(void);
 
-/* Keys are copied. mac may be NULL for AEAD ciphers. Returns NULL if libcrypto refuses. */
-struct pkt_cipher *cipher_new(const struct cipher_info *ci, const struct mac_info *mi,
-			      const uint8_t *key, const uint8_t *iv, const uint8_t *mac_key,
-			      bool encrypt);
+/* Keys are copied. mac may be NULL for AEAD ciphers. The algorithms come from cr, the
+ * per-loop cache (borrowed, used during this call only), or are fetched for this cipher when
+ * cr is NULL (tests). Returns NULL if libcrypto refuses. The caller frees it with
+ * cipher_free. */
+struct pkt_cipher *cipher_new(struct ssh_crypto *cr, const struct cipher_info *ci,
+			      const struct mac_info *mi, const uint8_t *key, const uint8_t *iv,
+			      const uint8_t *mac_key, bool encrypt);
 void cipher_free(struct pkt_cipher *c);
 /* Block size for padding and the tag that follows each packet. */
 size_t cipher_block(const struct pkt_cipher *c);

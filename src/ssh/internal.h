@@ -42,9 +42,9 @@ enum ssh_msg {
 };
 
 enum ssh_state {
-	ST_VERSION = 0,  /* waiting for the client's identification line */
-	ST_KEX = 1,      /* first key exchange */
-	ST_SERVICE = 2,  /* waiting for SERVICE_REQUEST "ssh-userauth" */
+	ST_VERSION = 0, /* waiting for the client's identification line */
+	ST_KEX = 1,	/* first key exchange */
+	ST_SERVICE = 2, /* waiting for SERVICE_REQUEST "ssh-userauth" */
 	ST_USERAUTH = 3,
 	ST_CONNECTED = 4,
 	ST_CLOSED = 5,
@@ -52,10 +52,10 @@ enum ssh_state {
 
 /* Sizes: RFC 4253 §6.1 asks for 35000-byte packets; before authentication we allow less. */
 #define SSH_MAX_PACKET_PREAUTH (64 * 1024)
-#define SSH_MAX_PACKET (256 * 1024)
-#define SSH_MAX_VERSION_LINE 255
-#define SSH_IN_CHUNK (64 * 1024)
-#define SSH_DEFERRED_LIMIT (256 * 1024)
+#define SSH_MAX_PACKET	       (256 * 1024)
+#define SSH_MAX_VERSION_LINE   255
+#define SSH_IN_CHUNK	       (64 * 1024)
+#define SSH_DEFERRED_LIMIT     (256 * 1024)
 
 struct kex;
 struct pkt_cipher;
@@ -65,12 +65,12 @@ struct ssh_channel {
 	uint32_t remote_id;
 	bool confirmed;
 	bool eof_sent, eof_rcvd, close_sent, close_rcvd;
-	bool window_blocked;  /* send_space hit a shut window: report the next WINDOW_ADJUST */
-	uint32_t local_window;    /* what the peer may still send us */
-	uint32_t consumed;        /* passed on by the caller, not yet granted back */
+	bool window_blocked;   /* send_space hit a shut window: report the next WINDOW_ADJUST */
+	uint32_t local_window; /* what the peer may still send us */
+	uint32_t consumed;     /* passed on by the caller, not yet granted back */
 	uint32_t remote_window;
 	uint32_t remote_maxpacket;
-	size_t data_off;          /* ssh_channel_data_reserve: where its packets start in out */
+	size_t data_off; /* ssh_channel_data_reserve: where its packets start in out */
 	void *user;
 };
 
@@ -81,8 +81,8 @@ struct ssh {
 	/* input: raw bytes in in.data[in_off..in.len) */
 	struct sbuf in;
 	size_t in_off;
-	bool in_pinned;   /* ssh_in_pin(): keep s->in where it is */
-	uint32_t rx_len;          /* peeked packet length of the packet at in_off, 0 if not yet */
+	bool in_pinned;	 /* ssh_in_pin(): keep s->in where it is */
+	uint32_t rx_len; /* peeked packet length of the packet at in_off, 0 if not yet */
 	uint32_t rx_seq;
 	uint64_t rx_packets;
 	struct pkt_cipher *rx;
@@ -92,13 +92,13 @@ struct ssh {
 	size_t out_off;
 	uint32_t tx_seq;
 	struct pkt_cipher *tx;
-	struct sbuf deferred;     /* payloads held back while our KEXINIT is outstanding */
-	struct sbuf *pkt_buf;     /* where the packet under construction lives */
+	struct sbuf deferred; /* payloads held back while our KEXINIT is outstanding */
+	struct sbuf *pkt_buf; /* where the packet under construction lives */
 	size_t pkt_start;
-	uint64_t kex_bytes;       /* since the last key exchange, both ways */
+	uint64_t kex_bytes; /* since the last key exchange, both ways */
 
 	/* key exchange */
-	struct kex *kex;          /* only while one runs */
+	struct kex *kex; /* only while one runs */
 	char *client_version;
 	uint8_t session_id[64];
 	size_t session_id_len;
@@ -116,14 +116,14 @@ struct ssh {
 
 	/* connection */
 	struct ssh_channel **chans;
-	uint32_t n_chans;         /* slots in chans */
+	uint32_t n_chans; /* slots in chans */
 	uint32_t open_chans;
 	struct ssh_channel *dead_chan; /* freed at the next engine call */
 
 	/* event strings */
 	struct sbuf scratch;
-	struct sbuf discard;      /* packets built after the session ended go here */
-	uint64_t pad_state;       /* cheap generator for padding bytes (they are encrypted) */
+	struct sbuf discard; /* packets built after the session ended go here */
+	uint64_t pad_state;  /* cheap generator for padding bytes (they are encrypted) */
 
 	/* end of session */
 	uint32_t disc_reason;
@@ -168,7 +168,10 @@ void conn_reap(struct ssh *s);
 /* After a key exchange: sends the window adjustments held back during it. */
 void conn_after_kex(struct ssh *s);
 
-/* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL. */
-EVP_PKEY *key_raw_public(bool x25519, const uint8_t *p, size_t n);
+/* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL; cr is
+ * the session's ssh_config.crypto (NULL: an uncached context). */
+EVP_PKEY *key_raw_public(struct ssh_crypto *cr, bool x25519, const uint8_t *p, size_t n);
+/* key.c: ssh_key_from_blob with the session's libcrypto cache (NULL allowed). */
+int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out);
 
 #endif

@@ -9,23 +9,25 @@
 
 #include "../xmalloc.h"
 #include "cipher.h"
+#include "crypto.h"
 #include "internal.h"
 #include "key.h"
 
-#define KEX_CURVE25519 "curve25519-sha256"
+#define KEX_CURVE25519	      "curve25519-sha256"
 #define KEX_CURVE25519_LIBSSH "curve25519-sha256@libssh.org"
-#define KEX_STRICT_C "kex-strict-c-v00@openssh.com"
-#define KEX_STRICT_S "kex-strict-s-v00@openssh.com"
-#define SIG_ALGS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
-		 "rsa-sha2-512,rsa-sha2-256"
+#define KEX_STRICT_C	      "kex-strict-c-v00@openssh.com"
+#define KEX_STRICT_S	      "kex-strict-s-v00@openssh.com"
+#define SIG_ALGS                                                                                   \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"                 \
+	"rsa-sha2-512,rsa-sha2-256"
 
 struct kex {
 	bool ours_sent;
 	bool theirs_rcvd;
 	bool newkeys_sent;
 	bool first;
-	struct sbuf i_s;  /* our KEXINIT payload */
-	struct sbuf i_c;  /* theirs */
+	struct sbuf i_s; /* our KEXINIT payload */
+	struct sbuf i_c; /* theirs */
 	const struct cipher_info *enc_c2s, *enc_s2c;
 	const struct mac_info *mac_c2s, *mac_s2c;
 	const struct ssh_key *hostkey;
@@ -66,7 +68,7 @@ static const char *hostkey_algs(const struct ssh_key *k)
 
 static void put_hostkey_list(struct ssh *s, struct sbuf *b)
 {
-	struct sbuf list = { 0 };
+	struct sbuf list = {0};
 
 	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
 		if (list.len)
@@ -178,8 +180,8 @@ static bool pick_hostkey(struct ssh *s, const uint8_t *clist, size_t clen, bool 
 	return false;
 }
 
-static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci,
-		     const uint8_t *ml, size_t mn, const struct mac_info **mi)
+static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci, const uint8_t *ml,
+		     size_t mn, const struct mac_info **mi)
 {
 	const uint8_t *name;
 	size_t len;
@@ -252,30 +254,20 @@ void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n)
 	negotiate(s, p, n);
 }
 
-/* SHA-256, fetched once: passing EVP_sha256() makes libcrypto look it up on every use. */
-static const EVP_MD *kex_sha256(void)
-{
-	static EVP_MD *md;
-
-	if (md == NULL)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	return md;
-}
-
 /* One derived key (RFC 4253 §7.2): HASH(K || H || letter || session_id), extended with
  * HASH(K || H || K1 || ...) until `need` bytes. kmp is K encoded as mpint. */
-static int derive(const struct ssh *s, const struct sbuf *kmp, const uint8_t *h, size_t hlen,
-		  char letter, uint8_t *out, size_t need)
+static int derive(const struct ssh *s, const EVP_MD *sha256, const struct sbuf *kmp,
+		  const uint8_t *h, size_t hlen, char letter, uint8_t *out, size_t need)
 {
 	uint8_t buf[128];
 	size_t have = 0;
 	int ret = -1;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	if (md == NULL || need > sizeof(buf) - 32)
+	if (md == NULL || sha256 == NULL || need > sizeof(buf) - 32)
 		goto out;
 	while (have < need) {
-		if (EVP_DigestInit_ex(md, kex_sha256(), NULL) != 1 ||
+		if (EVP_DigestInit_ex(md, sha256, NULL) != 1 ||
 		    EVP_DigestUpdate(md, kmp->data, kmp->len) != 1 ||
 		    EVP_DigestUpdate(md, h, hlen) != 1)
 			goto out;
@@ -300,23 +292,25 @@ out:
 
 /* Derives both directions' keys; the outgoing cipher is returned, the incoming one is kept
  * until the client's NEWKEYS. */
-static struct pkt_cipher *make_ciphers(struct ssh *s, const struct sbuf *kmp, const uint8_t *h,
-				       size_t hlen)
+static struct pkt_cipher *make_ciphers(struct ssh *s, const EVP_MD *sha256, const struct sbuf *kmp,
+				       const uint8_t *h, size_t hlen)
 {
 	struct kex *k = s->kex;
 	uint8_t iv[2][64], key[2][64], mac[2][64];
 	struct pkt_cipher *tx = NULL;
-	const struct cipher_info *ci[2] = { k->enc_c2s, k->enc_s2c };
-	const struct mac_info *mi[2] = { k->mac_c2s, k->mac_s2c };
+	const struct cipher_info *ci[2] = {k->enc_c2s, k->enc_s2c};
+	const struct mac_info *mi[2] = {k->mac_c2s, k->mac_s2c};
 
 	for (int d = 0; d < 2; d++) {
-		if (derive(s, kmp, h, hlen, (char)('A' + d), iv[d], ci[d]->iv_len ? ci[d]->iv_len : 1) ||
-		    derive(s, kmp, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
-		    derive(s, kmp, h, hlen, (char)('E' + d), mac[d], mi[d] ? mi[d]->key_len : 1))
+		if (derive(s, sha256, kmp, h, hlen, (char)('A' + d), iv[d],
+			   ci[d]->iv_len ? ci[d]->iv_len : 1) ||
+		    derive(s, sha256, kmp, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
+		    derive(s, sha256, kmp, h, hlen, (char)('E' + d), mac[d],
+			   mi[d] ? mi[d]->key_len : 1))
 			goto out;
 	}
-	k->next_rx = cipher_new(ci[0], mi[0], key[0], iv[0], mac[0], false);
-	tx = cipher_new(ci[1], mi[1], key[1], iv[1], mac[1], true);
+	k->next_rx = cipher_new(s->cfg.crypto, ci[0], mi[0], key[0], iv[0], mac[0], false);
+	tx = cipher_new(s->cfg.crypto, ci[1], mi[1], key[1], iv[1], mac[1], true);
 out:
 	OPENSSL_cleanse(iv, sizeof(iv));
 	OPENSSL_cleanse(key, sizeof(key));
@@ -328,24 +322,22 @@ out:
 	return tx;
 }
 
-/* X25519: our ephemeral public key to q_s, the shared secret to secret. Returns 0 or -1. */
-static int x25519(const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
+/* X25519: our ephemeral public key to q_s, the shared secret to secret. The key generation
+ * and peer-key contexts come from cr, the session's libcrypto cache (or are made for this
+ * call when it is NULL). Returns 0 or -1. */
+static int x25519(struct ssh_crypto *cr, const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
 {
-	static EVP_PKEY_CTX *gen; /* made once, like the contexts in key_raw_public() */
-	EVP_PKEY *ours = NULL;
-
-	if (gen == NULL && (gen = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL)) != NULL &&
-	    EVP_PKEY_keygen_init(gen) != 1) {
-		EVP_PKEY_CTX_free(gen);
-		gen = NULL;
-	}
-	if (gen == NULL || EVP_PKEY_generate(gen, &ours) != 1)
-		return -1;
-	EVP_PKEY *peer = key_raw_public(true, q_c, 32);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL);
+	EVP_PKEY_CTX *fresh_gen;
+	EVP_PKEY_CTX *gen = crypto_pkey_ctx(cr, CRYPTO_PKEY_X25519_KEYGEN, &fresh_gen);
+	EVP_PKEY *ours = NULL, *peer = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
 	size_t qlen = 32, slen = 32;
 	int ret = -1;
 
+	if (gen == NULL || EVP_PKEY_generate(gen, &ours) != 1)
+		goto out;
+	peer = key_raw_public(cr, true, q_c, 32);
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL);
 	if (ctx == NULL || peer == NULL)
 		goto out;
 	if (EVP_PKEY_get_raw_public_key(ours, q_s, &qlen) != 1 || EVP_PKEY_derive_init(ctx) != 1 ||
@@ -355,17 +347,19 @@ static int x25519(const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
 	ret = 0;
 out:
 	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_CTX_free(fresh_gen);
 	EVP_PKEY_free(ours);
 	EVP_PKEY_free(peer);
 	return ret;
 }
 
-/* H = SHA256(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K) (RFC 8731 §3). */
-static void exchange_hash(struct ssh *s, const uint8_t *q_c, const uint8_t *q_s,
-			  const struct sbuf *kmp, uint8_t h[32])
+/* H = SHA256(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K) (RFC 8731 §3). Returns 0,
+ * or -1 if libcrypto fails (sha256 NULL included). */
+static int exchange_hash(struct ssh *s, const EVP_MD *sha256, const uint8_t *q_c,
+			 const uint8_t *q_s, const struct sbuf *kmp, uint8_t h[32])
 {
 	struct kex *k = s->kex;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	size_t blob_len;
 	const uint8_t *blob = ssh_key_blob(k->hostkey, &blob_len);
 
@@ -377,8 +371,9 @@ static void exchange_hash(struct ssh *s, const uint8_t *q_c, const uint8_t *q_s,
 	sbuf_put_string(&b, q_c, 32);
 	sbuf_put_string(&b, q_s, 32);
 	sbuf_put(&b, kmp->data, kmp->len);
-	EVP_Digest(b.data, b.len, h, NULL, kex_sha256(), NULL);
+	int ok = sha256 != NULL && EVP_Digest(b.data, b.len, h, NULL, sha256, NULL) == 1;
 	sbuf_free(&b);
+	return ok ? 0 : -1;
 }
 
 static void send_ext_info(struct ssh *s)
@@ -392,8 +387,7 @@ static void send_ext_info(struct ssh *s)
 }
 
 /* Sends KEX_ECDH_REPLY and NEWKEYS, switching our outgoing keys. */
-static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h,
-		       struct pkt_cipher *tx)
+static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h, struct pkt_cipher *tx)
 {
 	struct kex *k = s->kex;
 	uint8_t *sig = NULL;
@@ -424,13 +418,19 @@ static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h,
 	transport_flush_deferred(s);
 }
 
+/* KEX_ECDH_INIT: computes the shared secret and the exchange hash, derives the keys and
+ * answers with KEX_ECDH_REPLY and NEWKEYS (send_reply). SHA-256 is looked up once for all of
+ * it (from the session's cache when there is one). */
 void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
 {
 	struct kex *k = s->kex;
 	struct sreader r;
 	size_t qlen;
 	uint8_t q_s[32], secret[32], h[32];
-	struct sbuf kmp = { 0 };
+	struct sbuf kmp = {0};
+	EVP_MD *fresh;
+	const EVP_MD *sha256;
+	struct pkt_cipher *tx = NULL;
 
 	if (k == NULL || !k->theirs_rcvd || k->newkeys_sent) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected KEX_ECDH_INIT");
@@ -438,19 +438,23 @@ void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
 	}
 	sreader_init(&r, p + 1, n - 1);
 	const uint8_t *q_c = sreader_string(&r, &qlen);
-	if (r.err || qlen != 32 || sreader_left(&r) != 0 || x25519(q_c, q_s, secret) != 0) {
+	if (r.err || qlen != 32 || sreader_left(&r) != 0 ||
+	    x25519(s->cfg.crypto, q_c, q_s, secret) != 0) {
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "bad curve25519 key");
 		return;
 	}
 	sbuf_put_mpint(&kmp, secret, 32);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	exchange_hash(s, q_c, q_s, &kmp, h);
-	if (k->first) {
-		memcpy(s->session_id, h, 32);
-		s->session_id_len = 32;
+	sha256 = crypto_sha256(s->cfg.crypto, &fresh);
+	if (exchange_hash(s, sha256, q_c, q_s, &kmp, h) == 0) {
+		if (k->first) {
+			memcpy(s->session_id, h, 32);
+			s->session_id_len = 32;
+		}
+		tx = make_ciphers(s, sha256, &kmp, h, 32);
 	}
-	struct pkt_cipher *tx = make_ciphers(s, &kmp, h, 32);
 	sbuf_free(&kmp);
+	EVP_MD_free(fresh);
 	if (tx == NULL) {
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "key setup failed");
 		return;

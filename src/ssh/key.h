@@ -1,4 +1,4 @@
-/* SSH keys on OpenSSL EVP_PKEY: OpenSSH private key files, public key blobs and lines,
+/* SSH keys on OpenSSL EVP_PKEY: OpenSSH private keys, public key blobs and lines,
  * signatures in SSH wire format, SHA256 fingerprints. */
 #ifndef ALKNET_SSH_KEY_H
 #define ALKNET_SSH_KEY_H
@@ -20,15 +20,16 @@ struct ssh_key;
 /* "SHA256:" + 43 base64 chars + NUL */
 #define SSH_KEY_FP_LEN 51
 
-/* Loads an unencrypted OpenSSH private key ("-----BEGIN OPENSSH PRIVATE KEY-----").
+/* Parses an unencrypted OpenSSH private key ("-----BEGIN OPENSSH PRIVATE KEY-----") from the
+ * len bytes at text (no NUL needed; the engine reads no files: see src/hostkey.h).
  * On failure returns a negative value and writes a one-line reason to err (e.g. "key is
  * encrypted (passphrase); alknet needs an unencrypted key", "PEM keys are not supported; convert
  * with ssh-keygen -p -f KEY" , "unsupported key type ssh-dss", "file is not a private key"). */
 int ssh_key_parse_private(const char *text, size_t len, struct ssh_key **out, char *err,
 			  size_t errlen);
-int ssh_key_load_private(const char *path, struct ssh_key **out, char *err, size_t errlen);
 
-/* Public key from its wire blob (string type, ...). Validates the point/size. 0 or -EINVAL. */
+/* Public key from its wire blob (string type, ...). Validates the point/size. 0 or -EINVAL.
+ * Uses no per-loop libcrypto cache (the engine's own calls do; see ssh_crypto_new). */
 int ssh_key_from_blob(const uint8_t *blob, size_t len, struct ssh_key **out);
 /* Public key from "TYPE BASE64 [comment]" (leading spaces allowed, no options). Checks that
  * TYPE matches the blob's type. 0 or -EINVAL with a reason in err. */

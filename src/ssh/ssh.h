@@ -17,6 +17,7 @@
 struct ssh;
 struct ssh_channel;
 struct ssh_key;
+struct ssh_crypto;
 struct iovec;
 
 enum ssh_disconnect_reason {
@@ -40,16 +41,16 @@ enum ssh_open_failure {
 
 enum ssh_event_type {
 	SSH_EV_NONE = 0,
-	SSH_EV_KEX_DONE = 1,       /* a key exchange finished; channel data may flow again */
-	SSH_EV_AUTH_REQUEST = 2,   /* answer with ssh_auth_accept / ssh_auth_reject */
-	SSH_EV_AUTH_REFUSED = 3,   /* a non-publickey method was refused (already answered) */
-	SSH_EV_CHANNEL_OPEN = 4,   /* answer with ssh_channel_confirm / ssh_channel_refuse */
-	SSH_EV_CHANNEL_DATA = 5,   /* data/len valid until the next engine call */
+	SSH_EV_KEX_DONE = 1,	 /* a key exchange finished; channel data may flow again */
+	SSH_EV_AUTH_REQUEST = 2, /* answer with ssh_auth_accept / ssh_auth_reject */
+	SSH_EV_AUTH_REFUSED = 3, /* a non-publickey method was refused (already answered) */
+	SSH_EV_CHANNEL_OPEN = 4, /* answer with ssh_channel_confirm / ssh_channel_refuse */
+	SSH_EV_CHANNEL_DATA = 5, /* data/len valid until the next engine call */
 	SSH_EV_CHANNEL_EOF = 6,
 	SSH_EV_CHANNEL_CLOSE = 7,  /* the channel is gone after this event: drop the pointer */
 	SSH_EV_CHANNEL_WINDOW = 8, /* the peer opened the window: more can be sent */
 	SSH_EV_GLOBAL_REQUEST = 9, /* informational; the engine has answered it */
-	SSH_EV_DISCONNECT = 10,    /* the session is over: flush ssh_out_data, then close */
+	SSH_EV_DISCONNECT = 10,	   /* the session is over: flush ssh_out_data, then close */
 };
 
 struct ssh_event {
@@ -62,8 +63,8 @@ struct ssh_event {
 	const char *user;
 	const char *method;
 	const struct ssh_key *key; /* the client's public key */
-	bool has_sig;              /* false: a query ("would you accept this key?") */
-	bool sig_ok;               /* has_sig and the signature verified */
+	bool has_sig;		   /* false: a query ("would you accept this key?") */
+	bool sig_ok;		   /* has_sig and the signature verified */
 	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
 	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
 	 * the host's channel type to parse; valid like CHANNEL_DATA's data. */
@@ -81,14 +82,26 @@ struct ssh_event {
 struct ssh_config {
 	struct ssh_key *const *host_keys; /* borrowed; must outlive the sessions */
 	size_t n_host_keys;
-	uint32_t window;       /* window granted per channel (default 2 MiB) */
-	uint32_t max_packet;   /* max channel data per packet we accept (default 32 KiB) */
-	size_t out_limit;      /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
+	uint32_t window;     /* window granted per channel (default 2 MiB) */
+	uint32_t max_packet; /* max channel data per packet we accept (default 32 KiB) */
+	size_t out_limit;    /* ssh_channel_send_space is 0 while this much waits (default 1 MiB) */
 	uint64_t rekey_bytes;  /* start a re-key after this many bytes either way (default 1 GiB) */
 	uint32_t max_channels; /* open channels per session (default 4096) */
+	/* Borrowed, per loop: one thread at a time; must outlive the sessions. NULL: libcrypto
+	 * objects are made afresh for each use (slower; for tests and fuzzers). */
+	struct ssh_crypto *crypto;
 };
 
-/* cfg is copied; host keys are borrowed. The banner is queued for sending at once. */
+/* The libcrypto state sessions share: algorithms fetched once and reusable key contexts,
+ * filled as sessions need them, so that a new session costs no libcrypto look-ups. It is not
+ * thread-safe: make one per event loop (it goes in ssh_config.crypto of that loop's sessions)
+ * and free it after the last of them. ssh_crypto_new only fails by aborting (out of memory);
+ * a libcrypto failure shows later, as a failed key exchange. */
+struct ssh_crypto *ssh_crypto_new(void);
+void ssh_crypto_free(struct ssh_crypto *cr);
+
+/* cfg is copied; host keys and crypto are borrowed. The banner is queued for sending at
+ * once. */
 struct ssh *ssh_new(const struct ssh_config *cfg);
 void ssh_free(struct ssh *s);
 

@@ -58,10 +58,10 @@ void userauth_clear(struct ssh *s)
 
 /* Checks the signature of a publickey request: it covers string session_id followed by the
  * request payload up to the signature (RFC 4252 §7). */
-static bool verify_request(struct ssh *s, const uint8_t *p, size_t signed_len,
-			   const uint8_t *alg, size_t alglen, const uint8_t *sig, size_t siglen)
+static bool verify_request(struct ssh *s, const uint8_t *p, size_t signed_len, const uint8_t *alg,
+			   size_t alglen, const uint8_t *sig, size_t siglen)
 {
-	struct sbuf data = { 0 };
+	struct sbuf data = {0};
 
 	sbuf_put_string(&data, s->session_id, s->session_id_len);
 	sbuf_put(&data, p, signed_len);
@@ -71,17 +71,17 @@ static bool verify_request(struct ssh *s, const uint8_t *p, size_t signed_len,
 	return ok;
 }
 
-static bool recv_publickey(struct ssh *s, struct sreader *r, const uint8_t *p,
-			   struct ssh_event *ev)
+static bool recv_publickey(struct ssh *s, struct sreader *r, const uint8_t *p, struct ssh_event *ev)
 {
 	size_t alglen, bloblen, siglen = 0;
 	bool has_sig = sreader_bool(r);
 	const uint8_t *alg = sreader_string(r, &alglen);
 	const uint8_t *blob = sreader_string(r, &bloblen);
-	size_t signed_len = r->off + 1;  /* payload bytes before the signature (+ msg byte) */
+	size_t signed_len = r->off + 1; /* payload bytes before the signature (+ msg byte) */
 	const uint8_t *sig = has_sig ? sreader_string(r, &siglen) : NULL;
 
-	if (r->err || sreader_left(r) != 0 || ssh_key_from_blob(blob, bloblen, &s->auth_key) != 0 ||
+	if (r->err || sreader_left(r) != 0 ||
+	    key_from_blob(s->cfg.crypto, blob, bloblen, &s->auth_key) != 0 ||
 	    !ssh_key_alg_ok(s->auth_key, (const char *)alg, alglen)) {
 		userauth_clear(s);
 		send_failure(s);

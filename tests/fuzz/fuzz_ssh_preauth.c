@@ -25,6 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	host_keys[2] = fuzz_load_key(fuzz_host_rsa1024);
 	cfg.host_keys = host_keys;
 	cfg.n_host_keys = 3;
+	cfg.crypto = ssh_crypto_new(); /* one for the process, as a server has one per loop */
 	return 0;
 }
 

@@ -62,6 +62,28 @@ rm -f "$lib.$$"
 ar rcs "$lib.$$" $objs
 mv -f "$lib.$$" "$lib"
 
+# The unit tests' SSH client (tests/unit/sshtest_client.h), which fuzz_ssh_session drives the
+# engine with: instrumented like the library, in an archive of its own that every harness
+# links (only those that call it pull it in). Rebuilt like the library objects, and when its
+# header changes.
+helper_h=tests/unit/sshtest_client.h
+helpers=""
+for src in tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c; do
+	obj="$out/obj/$(echo "$src" | sed 's|/|_|g; s|\.c$|.o|')"
+	helpers="$helpers $obj"
+	# shellcheck disable=SC3013
+	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ] ||
+		[ "$helper_h" -nt "$obj" ] || [ "$0" -nt "$obj" ]; then
+		# shellcheck disable=SC2086
+		$CC $cflags "$version" $warn -Werror -fsanitize=fuzzer-no-link -Isrc -c "$src" -o "$obj"
+	fi
+done
+testlib="$out/libsshtest-fuzz.a"
+rm -f "$testlib.$$"
+# shellcheck disable=SC2086
+ar rcs "$testlib.$$" $helpers
+mv -f "$testlib.$$" "$testlib"
+
 if [ $# -gt 0 ]; then
 	harnesses="$*"
 else
@@ -70,8 +92,8 @@ fi
 
 for h in $harnesses; do
 	# shellcheck disable=SC2086
-	$CC $cflags "$version" $warn -Werror -fsanitize=fuzzer -Isrc -Itests/fuzz "tests/fuzz/$h.c" "$lib" \
-		-lcrypto -lpthread -o "$out/bin/$h"
+	$CC $cflags "$version" $warn -Werror -fsanitize=fuzzer -Isrc -Itests/fuzz -Itests/unit \
+		"tests/fuzz/$h.c" "$testlib" "$lib" -lcrypto -lpthread -o "$out/bin/$h"
 done
 [ "${FUZZ_ONLY_BUILD:-0}" = 1 ] && exit 0
 

@@ -1,7 +1,7 @@
 /* Helpers for unit tests that run the event loop (test_direct, test_outbound, test_resolve).
- * Test-only: a test file includes this file directly after cmocka.h, like sshtest_client.c.
- * Everything is static inline so that each test uses what it needs without unused-function
- * warnings. */
+ * Test-only: a test file includes this file directly after cmocka.h (the helpers shared as
+ * objects, UNIT_HELPERS in the Makefile, are for code too big to inline). Everything is
+ * static inline so that each test uses what it needs without unused-function warnings. */
 #ifndef ALKNET_TEST_LOOP_ENV_C
 #define ALKNET_TEST_LOOP_ENV_C
 

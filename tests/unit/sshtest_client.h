@@ -1,5 +1,6 @@
-/* A minimal SSH-2 *client* for driving the server engine in unit tests, entirely in memory.
- * Test-only: a test file includes sshtest_client.c directly (only test_*.c files are built).
+/* A minimal SSH-2 *client* for driving the server engine in tests, entirely in memory.
+ * Test-only: sshtest_client.c and sshtest_msgs.c are built once and linked into the unit tests
+ * (Makefile, UNIT_HELPERS) and into the session fuzzer (tests/fuzz/run.sh).
  *
  * It speaks just enough of the protocol to exercise src/ssh/: curve25519-sha256 with an
  * ssh-ed25519 host key, the engine's own ciphers (src/ssh/cipher.c) for packet protection,
@@ -30,6 +31,31 @@
 	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"             \
 	"aes128-ctr,aes256-ctr"
 #define TC_MAC_DEFAULT "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+
+/* Message numbers the client sends or handles itself (RFC 4250 §4.1). */
+enum tc_msgno {
+	TC_DISCONNECT = 1,
+	TC_IGNORE = 2,
+	TC_UNIMPLEMENTED = 3,
+	TC_DEBUG = 4,
+	TC_SERVICE_REQUEST = 5,
+	TC_SERVICE_ACCEPT = 6,
+	TC_EXT_INFO = 7,
+	TC_KEXINIT = 20,
+	TC_NEWKEYS = 21,
+	TC_ECDH_INIT = 30,
+	TC_ECDH_REPLY = 31,
+	TC_USERAUTH_REQUEST = 50,
+	TC_USERAUTH_SUCCESS = 52,
+	TC_GLOBAL_REQUEST = 80,
+	TC_CHANNEL_OPEN = 90,
+	TC_CHANNEL_WINDOW_ADJUST = 93,
+	TC_CHANNEL_DATA = 94,
+	TC_CHANNEL_EXTENDED_DATA = 95,
+	TC_CHANNEL_EOF = 96,
+	TC_CHANNEL_CLOSE = 97,
+	TC_CHANNEL_REQUEST = 98,
+};
 
 struct tc_opts {
 	const char *version; /* identification line without CR LF (default SSH-2.0-sshtest_1) */
@@ -123,7 +149,12 @@ size_t tc_padlen(const struct tc *c, size_t n);
 bool tc_pop(struct tc *c, struct sbuf *m);
 size_t tc_queued(const struct tc *c);
 
-/* Message builders (RFC 4252/4254). */
+/* Records a problem in c->err unless one is there already (the first one is kept). */
+void tc_fail(struct tc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the n big-endian bytes at k as an SSH mpint (leading zeros dropped). */
+void tc_put_mpint(struct sbuf *b, const uint8_t *k, size_t n);
+
+/* Message builders (RFC 4252/4254), in sshtest_msgs.c. */
 void tc_service_request(struct tc *c, const char *name);
 void tc_auth_none(struct tc *c, const char *user);
 void tc_auth_password(struct tc *c, const char *user, const char *password);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "auth/authorized_keys.h"
+#include "hostkey.h"
 #include "ssh/key.h"
 #include "xmalloc.h"
 
@@ -20,8 +21,8 @@ static char tmpdir[] = "/tmp/alknet-test-ak-XXXXXX";
 
 /* Public key lines ("TYPE BASE64 comment", no newline) and private keys of the fixtures. */
 enum { K_ED1, K_ED2, K_P256, K_RSA, K_OUT, NKEYS };
-static const char *const key_args[NKEYS] = { "-t ed25519", "-t ed25519", "-t ecdsa -b 256",
-					     "-t rsa -b 2048", "-t ed25519" };
+static const char *const key_args[NKEYS] = {"-t ed25519", "-t ed25519", "-t ecdsa -b 256",
+					    "-t rsa -b 2048", "-t ed25519"};
 static char *publine[NKEYS];
 static char *b64[NKEYS];
 static struct ssh_key *key[NKEYS];
@@ -233,14 +234,14 @@ static void test_bad_lines_rest_load(void **state)
 	(void)state;
 	struct authkeys *a = NULL;
 	char *text = fmt("ssh-ed25519 !!!notbase64!!! c\n"    /* 1 */
-			 "ssh-rsa %s wrongtype\n"             /* 2 */
-			 "foo bar baz\n"                      /* 3 */
+			 "ssh-rsa %s wrongtype\n"	      /* 2 */
+			 "foo bar baz\n"		      /* 3 */
 			 "ssh-dss AAAAB3NzaC1kc3M= old\n"     /* 4 */
-			 "%s\n"                               /* 5 */
-			 "ssh-ed25519\n"                      /* 6 */
+			 "%s\n"				      /* 5 */
+			 "ssh-ed25519\n"		      /* 6 */
 			 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n" /* 7 */
-			 "command=\"unterminated %s\n"        /* 8 */
-			 "%s\n",                              /* 9 */
+			 "command=\"unterminated %s\n"	      /* 8 */
+			 "%s\n",			      /* 9 */
 			 b64[K_ED1], publine[K_RSA], publine[K_OUT], publine[K_P256]);
 	char *log = parse_capture(text, strlen(text), &a);
 

@@ -77,7 +77,7 @@ static struct pkt_cipher *new_cipher(const struct cv_cipher *cv, bool encrypt)
 		assert_non_null(mi);
 		assert_int_equal(unhex(cv->mac_key_hex, mk, sizeof(mk)), mi->key_len);
 	}
-	struct pkt_cipher *c = cipher_new(ci, mi, key, iv, mk, encrypt);
+	struct pkt_cipher *c = cipher_new(NULL, ci, mi, key, iv, mk, encrypt);
 	assert_non_null(c);
 	return c;
 }
@@ -342,7 +342,7 @@ static void test_offer_and_find(void **state)
 	assert_int_equal(mi->tag_len, 64);
 	/* CTR needs its MAC. */
 	uint8_t zero[64] = {0};
-	assert_null(cipher_new(cipher_find("aes128-ctr", 10), NULL, zero, zero, zero, true));
+	assert_null(cipher_new(NULL, cipher_find("aes128-ctr", 10), NULL, zero, zero, zero, true));
 }
 
 int main(void)

@@ -1,6 +1,6 @@
-/* Unit tests for src/ssh/key.c. Fixtures are made by ssh-keygen at test time in a temporary
- * directory; signatures are cross-checked with ssh-keygen -Y (SSHSIG) in both directions and
- * with OpenSSL directly. */
+/* Unit tests for the key module (src/ssh/key.c, key_private.c, key_sign.c). Fixtures are made
+ * by ssh-keygen at test time in a temporary directory; signatures are cross-checked with
+ * ssh-keygen -Y (SSHSIG) in both directions and with OpenSSL directly. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "hostkey.h"
 #include "ssh/buf.h"
 #include "ssh/key.h"
 #include "xmalloc.h"
@@ -28,12 +29,12 @@ struct fixture {
 };
 
 static const struct fixture fixtures[] = {
-	{ "ed25519", "-t ed25519", SSH_KEY_ED25519, "ssh-ed25519" },
-	{ "p256", "-t ecdsa -b 256", SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256" },
-	{ "p384", "-t ecdsa -b 384", SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384" },
-	{ "p521", "-t ecdsa -b 521", SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521" },
-	{ "rsa2048", "-t rsa -b 2048", SSH_KEY_RSA, "ssh-rsa" },
-	{ "rsa1024", "-t rsa -b 1024", SSH_KEY_RSA, "ssh-rsa" },
+	{"ed25519", "-t ed25519", SSH_KEY_ED25519, "ssh-ed25519"},
+	{"p256", "-t ecdsa -b 256", SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256"},
+	{"p384", "-t ecdsa -b 384", SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384"},
+	{"p521", "-t ecdsa -b 521", SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521"},
+	{"rsa2048", "-t rsa -b 2048", SSH_KEY_RSA, "ssh-rsa"},
+	{"rsa1024", "-t rsa -b 1024", SSH_KEY_RSA, "ssh-rsa"},
 };
 #define NFIX (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -314,7 +315,7 @@ static void test_encrypted_key(void **state)
 static void test_pem_keys(void **state)
 {
 	(void)state;
-	const char *names[] = { "pemrsa", "pemec" };
+	const char *names[] = {"pemrsa", "pemec"};
 	for (int i = 0; i < 2; i++) {
 		struct ssh_key *k = NULL;
 		char err[256];
@@ -418,7 +419,7 @@ static void test_truncated_private(void **state)
 static void test_bitflips_private(void **state)
 {
 	(void)state;
-	const char *names[] = { "ed25519", "p256" };
+	const char *names[] = {"ed25519", "p256"};
 	for (int f = 0; f < 2; f++) {
 		struct ssh_key *orig = load(names[f]);
 		size_t n;
@@ -657,7 +658,7 @@ static void test_rsa_openssl_signatures(void **state)
 	FILE *f = fopen(path("pemrsa"), "r");
 	EVP_PKEY *pkey;
 	struct ssh_key *pub = load_pub("pemrsa");
-	const char *mds[] = { "SHA256", "SHA1" };
+	const char *mds[] = {"SHA256", "SHA1"};
 
 	assert_non_null(f);
 	assert_non_null(pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL));
@@ -670,9 +671,9 @@ static void test_rsa_openssl_signatures(void **state)
 				 1);
 		assert_int_equal(EVP_DigestSign(ctx, raw, &rawlen, msg, sizeof(msg)), 1);
 		EVP_MD_CTX_free(ctx);
-		const char *names[] = { "rsa-sha2-256", "ssh-rsa" };
+		const char *names[] = {"rsa-sha2-256", "ssh-rsa"};
 		for (int n = 0; n < 2; n++) {
-			struct sbuf b = { 0 };
+			struct sbuf b = {0};
 			sbuf_put_cstring(&b, names[n]);
 			sbuf_put_string(&b, raw, rawlen);
 			int want = (m == 0 && n == 0) ? 0 : -1;
@@ -705,7 +706,7 @@ static void sshsig_signed_data(struct sbuf *sd, const char *m, size_t mlen)
 static void our_sig_ssh_keygen_checks(const char *file, const char *alg)
 {
 	struct ssh_key *k = load(file);
-	struct sbuf sd = { 0 }, out = { 0 };
+	struct sbuf sd = {0}, out = {0};
 	size_t mlen, bloblen, siglen;
 	char *m = slurp(path("msg"), &mlen);
 	const uint8_t *blob = ssh_key_blob(k, &bloblen);
@@ -762,7 +763,7 @@ static void test_we_verify_ssh_keygen(void **state)
 	(void)state;
 	for (size_t i = 0; i < NFIX; i++) {
 		struct ssh_key *k = load_pub(fixtures[i].file);
-		struct sbuf sd = { 0 };
+		struct sbuf sd = {0};
 		struct sreader r;
 		size_t mlen, n, siglen, an, pn, x;
 

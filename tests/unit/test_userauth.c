@@ -1,0 +1,347 @@
+/* Unit tests for user authentication (src/ssh/userauth.c): the ssh-userauth service, none and
+ * password refused, publickey queries and signatures (ssh-ed25519, rsa-sha2-*, never SHA-1
+ * ssh-rsa), and the caller's decisions. Driven in memory by the test client
+ * (sshtest_client.h) through the engine_pair.h harness. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include "engine_pair.h"
+#include "ssh/ssh.h"
+
+/* ---- user auth ---- */
+
+static void test_auth_none_and_password(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+	sbuf_reset(&p->log);
+
+	/* none: FAILURE listing publickey, no event. */
+	tc_auth_none(&p->c, "alice");
+	run(p);
+	assert_int_equal(p->log.len, 0);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	expect_str(&r, "publickey");
+	assert_false(sreader_bool(&r));
+	assert_int_equal(sreader_left(&r), 0);
+	sbuf_free(&m);
+
+	/* password: refused, and the caller hears of it. */
+	tc_auth_password(&p->c, "bob", "secret");
+	run(p);
+	sbuf_put_u8(&p->log, 0);
+	assert_string_equal((const char *)p->log.data, "AUTH_REFUSED bob password\n");
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	expect_str(&r, "publickey");
+	sbuf_free(&m);
+	sbuf_reset(&p->log);
+
+	/* keyboard-interactive likewise. */
+	struct sbuf b = {0};
+	sbuf_put_u8(&b, 50);
+	sbuf_put_cstring(&b, "carol");
+	sbuf_put_cstring(&b, "ssh-connection");
+	sbuf_put_cstring(&b, "keyboard-interactive");
+	sbuf_put_cstring(&b, "");
+	sbuf_put_cstring(&b, "");
+	tc_send_sbuf(&p->c, &b);
+	run(p);
+	sbuf_put_u8(&p->log, 0);
+	assert_string_equal((const char *)p->log.data, "AUTH_REFUSED carol keyboard-interactive\n");
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	assert_false(ssh_authenticated(p->s));
+	auth_signed_ok(p);
+	pair_free(p);
+}
+
+/* Repeated ssh-userauth service requests are answered until authentication (paramiko sends
+ * one per attempt, bcfe3e8); afterwards UNIMPLEMENTED. Other services end the session. */
+static void test_service_requests(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	tc_auth_none(&p->c, "alice");
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	expect_str(&r, "ssh-userauth");
+	sbuf_free(&m);
+	auth_signed_ok(p);
+	uint32_t seq = p->c.tx_seq;
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_UNIMPLEMENTED, &m, &r);
+	assert_int_equal(sreader_u32(&r), seq);
+	sbuf_free(&m);
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
+
+	p = pair_new(NULL, NULL);
+	handshake(p);
+	tc_service_request(&p->c, "ssh-connection");
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_SERVICE_NOT_AVAILABLE);
+	pair_free(p);
+
+	/* Before the key exchange is done it is a protocol error. */
+	p = pair_new(NULL, NULL);
+	p->client_err_ok = true;
+	tc_start(&p->c);
+	uint8_t sr[] = {5, 0, 0, 0, 12, 's', 's', 'h', '-', 'u', 's', 'e', 'r', 'a', 'u', 't', 'h'};
+	tc_send_now(&p->c, sr, sizeof(sr));
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	pair_free(p);
+}
+
+/* A signature by another key, and a rejection by the caller: FAILURE, not SUCCESS. */
+static void test_auth_bad_signature_and_reject(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m, data = {0}, b = {0};
+	struct sreader r;
+	size_t bl, siglen;
+	uint8_t *sig;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+
+	/* user_key's blob, other_key's signature. */
+	const uint8_t *blob = ssh_key_blob(user_key, &bl);
+	tc_auth_sign_data(&p->c, &data, "alice", "ssh-ed25519", blob, bl);
+	assert_int_equal(ssh_key_sign(other_key, NULL, data.data, data.len, &sig, &siglen), 0);
+	sbuf_put(&b, data.data + 36, data.len - 36);
+	sbuf_put_string(&b, sig, siglen);
+	free(sig);
+	sbuf_free(&data);
+	tc_send_sbuf(&p->c, &b);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.has_sig);
+	assert_false(ev.sig_ok);
+	ssh_auth_accept(p->s); /* even if the caller says yes */
+	assert_false(ssh_authenticated(p->s));
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* The caller rejects a good one. */
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.sig_ok);
+	ssh_auth_reject(p->s);
+	assert_false(ssh_authenticated(p->s));
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* Wrong algorithm name for the key: refused before the caller hears of it. */
+	tc_auth_query(&p->c, "alice", user_key, "ecdsa-sha2-nistp256");
+	run(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	/* Other service than ssh-connection. */
+	struct sbuf q = {0};
+	sbuf_put_u8(&q, 50);
+	sbuf_put_cstring(&q, "alice");
+	sbuf_put_cstring(&q, "ssh-other");
+	sbuf_put_cstring(&q, "none");
+	tc_send_sbuf(&p->c, &q);
+	run(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	assert_int_equal(p->disconnects, 0);
+	auth_signed_ok(p);
+	pair_free(p);
+}
+
+/* Connection-layer messages before authentication end the session. */
+static void test_conn_before_auth_disconnects(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	tc_open_direct(&p->c, 1, 1000, 1000, "h", 1, "o", 1);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	pair_free(p);
+}
+
+static EVP_PKEY *rsa_pkey; /* made by the first test that needs it, freed in main */
+
+static EVP_PKEY *rsa_key(void)
+{
+	if (rsa_pkey == NULL)
+		rsa_pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(rsa_pkey);
+	return rsa_pkey;
+}
+
+static void rsa_blob(struct sbuf *b)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	uint8_t buf[512];
+
+	assert_int_equal(EVP_PKEY_get_bn_param(rsa_key(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(rsa_key(), OSSL_PKEY_PARAM_RSA_E, &e), 1);
+	sbuf_put_cstring(b, "ssh-rsa");
+	int el = BN_bn2bin(e, buf);
+	tc_put_mpint(b, buf, (size_t)el);
+	int nl = BN_bn2bin(n, buf);
+	tc_put_mpint(b, buf, (size_t)nl);
+	BN_free(n);
+	BN_free(e);
+}
+
+/* A publickey request for the RSA key signed by OpenSSL directly with alg/md. */
+static void rsa_signed(struct pair *p, const char *alg, const char *md)
+{
+	struct sbuf blob = {0}, data = {0}, sig = {0}, b = {0};
+	uint8_t raw[512];
+	size_t rawlen = sizeof(raw);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	rsa_blob(&blob);
+	tc_auth_sign_data(&p->c, &data, "alice", alg, blob.data, blob.len);
+	assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, rsa_key(), NULL), 1);
+	assert_int_equal(EVP_DigestSign(ctx, raw, &rawlen, data.data, data.len), 1);
+	EVP_MD_CTX_free(ctx);
+	sbuf_put_cstring(&sig, alg);
+	sbuf_put_string(&sig, raw, rawlen);
+	sbuf_put(&b, data.data + 36, data.len - 36);
+	sbuf_put_string(&b, sig.data, sig.len);
+	tc_send_sbuf(&p->c, &b);
+	sbuf_free(&blob);
+	sbuf_free(&data);
+	sbuf_free(&sig);
+}
+
+static void rsa_query(struct pair *p, const char *alg)
+{
+	struct sbuf blob = {0}, b = {0};
+
+	rsa_blob(&blob);
+	sbuf_put_u8(&b, 50);
+	sbuf_put_cstring(&b, "alice");
+	sbuf_put_cstring(&b, "ssh-connection");
+	sbuf_put_cstring(&b, "publickey");
+	sbuf_put_u8(&b, 0);
+	sbuf_put_cstring(&b, alg);
+	sbuf_put_string(&b, blob.data, blob.len);
+	tc_send_sbuf(&p->c, &b);
+	sbuf_free(&blob);
+}
+
+/* SHA-1 "ssh-rsa" signatures are refused; rsa-sha2-256/512 work with the same key. */
+static void test_auth_ssh_rsa_refused(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+	p->auto_auth = false;
+	sbuf_reset(&p->log);
+
+	rsa_query(p, "ssh-rsa");
+	rsa_signed(p, "ssh-rsa", "SHA1");
+	run(p);
+	assert_int_equal(p->log.len, 0); /* the caller never hears of them */
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	expect_no_msg(p);
+
+	rsa_query(p, "rsa-sha2-256");
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_int_equal(ssh_key_type(ev.key), SSH_KEY_RSA);
+	assert_false(ev.has_sig);
+	ssh_auth_accept(p->s);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_PK_OK, &m, &r);
+	expect_str(&r, "rsa-sha2-256");
+	sbuf_free(&m);
+
+	/* A SHA-256 signature labelled rsa-sha2-512 does not verify. */
+	rsa_signed(p, "rsa-sha2-512", "SHA256");
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.has_sig);
+	assert_false(ev.sig_ok);
+	ssh_auth_reject(p->s);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	rsa_signed(p, "rsa-sha2-512", "SHA512");
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.sig_ok);
+	ssh_auth_accept(p->s);
+	assert_true(ssh_authenticated(p->s));
+	pair_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auth_none_and_password),
+		cmocka_unit_test(test_service_requests),
+		cmocka_unit_test(test_auth_bad_signature_and_reject),
+		cmocka_unit_test(test_conn_before_auth_disconnects),
+		cmocka_unit_test(test_auth_ssh_rsa_refused),
+	};
+
+	if (pair_globals_init() != 0)
+		return 1;
+	if (getenv("TEST_FILTER") != NULL) /* e.g. TEST_FILTER='test_rekey*' */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	pair_globals_free();
+	EVP_PKEY_free(rsa_pkey);
+	return rc;
+}
