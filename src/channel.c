@@ -92,6 +92,15 @@ void channel_refuse(struct channel *c, uint32_t reason, const char *text)
 	channel_release(c);
 }
 
+/* The type's release op runs once: at our CLOSE or at the release, whichever comes first. */
+static void release_type(struct channel *c)
+{
+	if (c->type_released)
+		return;
+	c->type_released = true;
+	c->type->release(c);
+}
+
 static void channel_free_cb(struct loop *l, void *ctx)
 {
 	struct channel *c = ctx;
@@ -106,7 +115,7 @@ void channel_release(struct channel *c)
 	if (c->released)
 		return;
 	c->released = true;
-	c->type->release(c);
+	release_type(c);
 	if (c->sch)
 		ssh_channel_set_user(c->sch, NULL);
 	struct channel_set *cs = c->set;
@@ -121,7 +130,7 @@ void channel_close(struct channel *c)
 	if (c->closing || c->released)
 		return;
 	c->closing = true;
-	c->type->release(c);
+	release_type(c);
 	if (c->sch) {
 		ssh_channel_close(c->set->ssh, c->sch);
 		channel_output(c);

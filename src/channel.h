@@ -47,6 +47,7 @@ struct channel {
 	const struct chan_type *type;
 	void *state;  /* the type's */
 	bool closing; /* we sent CLOSE */
+	bool type_released; /* the type's release op ran */
 	bool released;
 };
 
