@@ -120,7 +120,8 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len
 		return 0;
 	}
 	struct sockaddr_in *a = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, host, &a->sin_addr) != 1 || (ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1 ||
+	    (ntohl(a->sin_addr.s_addr) >> 24) != 127) {
 		return -1;
 	}
 	a->sin_family = AF_INET;
@@ -138,9 +139,9 @@ static void set_nodelay(int fd)
 /* ---------------------------------------------------------------- echo server */
 
 struct econn {
-	char *pend;     /* bytes read but not yet written back */
+	char *pend; /* bytes read but not yet written back */
 	size_t plen, poff;
-	bool eof;       /* peer sent FIN: close once pend is flushed */
+	bool eof; /* peer sent FIN: close once pend is flushed */
 	bool listener;
 };
 
@@ -151,7 +152,7 @@ static unsigned long accepted;
 
 static void ep_set(int fd, uint32_t ev, int op)
 {
-	struct epoll_event e = { .events = ev, .data.fd = fd };
+	struct epoll_event e = {.events = ev, .data.fd = fd};
 	if (epoll_ctl(ep, op, fd, &e) == -1) {
 		die("epoll_ctl");
 	}
@@ -277,8 +278,9 @@ static int echo_main(int argc, char **argv)
 			die(argv[i]);
 		}
 		getsockname(fd, (struct sockaddr *)&ss, &len);
-		printf(" %d", ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-							  : ((struct sockaddr_in6 *)&ss)->sin6_port));
+		printf(" %d",
+		       ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						     : ((struct sockaddr_in6 *)&ss)->sin6_port));
 		econns[fd].listener = true;
 		ep_set(fd, EPOLLIN, EPOLL_CTL_ADD);
 	}
@@ -311,9 +313,9 @@ static int echo_main(int argc, char **argv)
 enum sphase {
 	SP_IDLE = 0,
 	SP_CONNECTING = 1,
-	SP_METHOD = 2,   /* greeting sent, waiting for 05 00 */
-	SP_REPLY = 3,    /* CONNECT sent, waiting for the reply */
-	SP_ECHO = 4,     /* payload sent, waiting for it back */
+	SP_METHOD = 2, /* greeting sent, waiting for 05 00 */
+	SP_REPLY = 3,  /* CONNECT sent, waiting for the reply */
+	SP_ECHO = 4,   /* payload sent, waiting for it back */
 };
 
 struct slot {
@@ -356,7 +358,7 @@ static void slot_start(struct slot *s, uint32_t idx)
 	s->t0 = now_s();
 	s->got = 0;
 	s->phase = SP_CONNECTING;
-	struct epoll_event e = { .events = EPOLLOUT, .data.u32 = idx };
+	struct epoll_event e = {.events = EPOLLOUT, .data.u32 = idx};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == -1) {
 		die("epoll_ctl");
 	}
@@ -379,7 +381,7 @@ static bool send_all(struct slot *s, const void *p, size_t n)
 
 static void want(struct slot *s, uint32_t idx, uint32_t ev)
 {
-	struct epoll_event e = { .events = ev, .data.u32 = idx };
+	struct epoll_event e = {.events = ev, .data.u32 = idx};
 	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &e);
 }
 
@@ -407,10 +409,14 @@ static bool read_upto(struct slot *s, size_t need)
 static size_t socks_reply_len(const uint8_t *b)
 {
 	switch (b[3]) {
-	case 1: return 10;
-	case 4: return 22;
-	case 3: return 7 + (size_t)b[4];
-	default: return 0;
+	case 1:
+		return 10;
+	case 4:
+		return 22;
+	case 3:
+		return 7 + (size_t)b[4];
+	default:
+		return 0;
 	}
 }
 
@@ -544,8 +550,9 @@ static int socks_main(int argc, char **argv)
 	}
 	if (argc < 4 || parse_addr(argv[0], &proxy_ss, &proxy_len) != 0 ||
 	    parse_addr(argv[1], &target_ss, &tl) != 0) {
-		fprintf(stderr, "usage: benchtool socks PROXY:PORT TARGET:PORT CONC SECONDS [BYTES]\n"
-				"       benchtool plain TARGET:PORT CONC SECONDS [BYTES]\n");
+		fprintf(stderr,
+			"usage: benchtool socks PROXY:PORT TARGET:PORT CONC SECONDS [BYTES]\n"
+			"       benchtool plain TARGET:PORT CONC SECONDS [BYTES]\n");
 		return 2;
 	}
 	int conc = atoi(argv[2]);
@@ -620,8 +627,8 @@ static int socks_main(int argc, char **argv)
 #define RELAY_BUF (256 * 1024)
 
 struct rside {
-	int peer;      /* the other socket of the pair, -1 when unused */
-	uint8_t *buf;  /* read from this socket, not yet written to peer */
+	int peer;     /* the other socket of the pair, -1 when unused */
+	uint8_t *buf; /* read from this socket, not yet written to peer */
 	size_t off, len;
 	bool eof;
 };
@@ -637,7 +644,7 @@ static void relay_want(int fd)
 static void relay_close_pair(int fd)
 {
 	int peer = rsides[fd].peer;
-	int fds[2] = { fd, peer };
+	int fds[2] = {fd, peer};
 	for (int i = 0; i < 2; i++) {
 		free(rsides[fds[i]].buf);
 		memset(&rsides[fds[i]], 0, sizeof(rsides[0]));
@@ -716,7 +723,7 @@ static void relay_accept(int lfd, const struct sockaddr_storage *target, socklen
 	}
 	set_nodelay(a);
 	set_nodelay(b);
-	int fds[2] = { a, b };
+	int fds[2] = {a, b};
 	for (int i = 0; i < 2; i++) {
 		rsides[fds[i]].peer = fds[1 - i];
 		rsides[fds[i]].buf = xcalloc(1, RELAY_BUF);
@@ -746,8 +753,9 @@ static int relay_main(int argc, char **argv)
 		die(argv[0]);
 	}
 	getsockname(lfd, (struct sockaddr *)&lss, &llen);
-	printf("ready %d\n", ntohs(lss.ss_family == AF_INET ? ((struct sockaddr_in *)&lss)->sin_port
-							   : ((struct sockaddr_in6 *)&lss)->sin6_port));
+	printf("ready %d\n",
+	       ntohs(lss.ss_family == AF_INET ? ((struct sockaddr_in *)&lss)->sin_port
+					      : ((struct sockaddr_in6 *)&lss)->sin6_port));
 	fflush(stdout);
 	ep_set(lfd, EPOLLIN, EPOLL_CTL_ADD);
 	struct epoll_event evs[64];
@@ -770,7 +778,8 @@ static int relay_main(int argc, char **argv)
 				relay_want(fd);
 				relay_want(peer);
 			}
-			if (rsides[fd].buf != NULL && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+			if (rsides[fd].buf != NULL &&
+			    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 				relay_readable(fd);
 			}
 		}
@@ -799,8 +808,9 @@ int main(int argc, char **argv)
 		plain_mode = true;
 		return socks_main(argc - 2, argv + 2);
 	}
-	fprintf(stderr, "usage: benchtool echo ADDR:PORT... | benchtool socks PROXY:PORT TARGET:PORT "
-			"CONCURRENCY SECONDS [PAYLOAD_BYTES] | benchtool plain TARGET:PORT CONCURRENCY "
-			"SECONDS [PAYLOAD_BYTES] | benchtool relay LISTEN:PORT TARGET:PORT\n");
+	fprintf(stderr,
+		"usage: benchtool echo ADDR:PORT... | benchtool socks PROXY:PORT TARGET:PORT "
+		"CONCURRENCY SECONDS [PAYLOAD_BYTES] | benchtool plain TARGET:PORT CONCURRENCY "
+		"SECONDS [PAYLOAD_BYTES] | benchtool relay LISTEN:PORT TARGET:PORT\n");
 	return 2;
 }

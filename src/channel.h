@@ -45,8 +45,8 @@ struct channel {
 	struct channel *prev, *next;
 	struct ssh_channel *sch; /* the engine's channel; NULL once both CLOSEs passed */
 	const struct chan_type *type;
-	void *state;  /* the type's */
-	bool closing; /* we sent CLOSE */
+	void *state;	    /* the type's */
+	bool closing;	    /* we sent CLOSE */
 	bool type_released; /* the type's release op ran */
 	bool released;
 };

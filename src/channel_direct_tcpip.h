@@ -16,7 +16,7 @@ extern const struct chan_type chan_direct_tcpip;
 /* The type-specific fields of a direct-tcpip CHANNEL_OPEN. */
 struct tcpip_open {
 	char host[POLICY_MAX_HOST + 1]; /* NUL-terminated, cut at POLICY_MAX_HOST */
-	size_t host_len;                /* on the wire: differs from strlen(host) when the name
+	size_t host_len;		/* on the wire: differs from strlen(host) when the name
 					 * held a NUL or was too long (policy_check refuses it) */
 	uint32_t port;
 	uint32_t orig_port;

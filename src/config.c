@@ -29,22 +29,29 @@ void config_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  --key PATH                 host private key, OpenSSH format, unencrypted and\n"
-		"                             not readable by others (ssh-keygen -t ed25519 -N '' -f PATH)\n"
-		"  --authorized-keys PATH     OpenSSH authorized_keys file of the allowed client keys\n"
-		"  --listen ADDR:PORT         address to listen on (default 0.0.0.0:22; IPv6: [::]:22)\n"
+		"                             not readable by others (ssh-keygen -t ed25519 -N '' "
+		"-f PATH)\n"
+		"  --authorized-keys PATH     OpenSSH authorized_keys file of the allowed client "
+		"keys\n"
+		"  --listen ADDR:PORT         address to listen on (default 0.0.0.0:22; IPv6: "
+		"[::]:22)\n"
 		"  --connect-timeout SECONDS  time to reach a tunnel's target (default 10)\n"
 		"  --max-auth-attempts N      failed auth attempts before disconnect (default 10)\n"
 		"  --max-connections-per-ip N open connections allowed per client address\n"
 		"                             (default 0 = unlimited)\n"
 		"  --login-grace-time SECONDS time allowed to authenticate (default 30)\n"
-		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels before\n"
+		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels "
+		"before\n"
 		"                             disconnecting (default 2)\n"
 		"  --proxy URL                send every tunnel through an outbound proxy:\n"
 		"                             socks5://[user:pass@]host:port (we resolve names),\n"
-		"                             socks5h://[user:pass@]host:port (the proxy resolves),\n"
+		"                             socks5h://[user:pass@]host:port (the proxy "
+		"resolves),\n"
 		"                             http://[user:pass@]host:port (HTTP CONNECT)\n"
-		"  --proxy-file PATH          read the proxy URL from a file (keeps credentials out\n"
-		"                             of ps); the environment variable ALKNET_PROXY also works\n"
+		"  --proxy-file PATH          read the proxy URL from a file (keeps credentials "
+		"out\n"
+		"                             of ps); the environment variable ALKNET_PROXY also "
+		"works\n"
 		"  --proxy-timeout SECONDS    time to connect through the proxy (default 10)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
@@ -72,21 +79,21 @@ enum {
 };
 
 static const struct option options[] = {
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "authorized-keys", required_argument, NULL, OPT_AUTHKEYS },
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-	{ "max-auth-attempts", required_argument, NULL, OPT_MAX_AUTH },
-	{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
-	{ "login-grace-time", required_argument, NULL, OPT_GRACE },
-	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "proxy", required_argument, NULL, OPT_PROXY },
-	{ "proxy-file", required_argument, NULL, OPT_PROXY_FILE },
-	{ "proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	{"key", required_argument, NULL, OPT_KEY},
+	{"authorized-keys", required_argument, NULL, OPT_AUTHKEYS},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"max-auth-attempts", required_argument, NULL, OPT_MAX_AUTH},
+	{"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+	{"login-grace-time", required_argument, NULL, OPT_GRACE},
+	{"drain-timeout", required_argument, NULL, OPT_DRAIN},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"proxy", required_argument, NULL, OPT_PROXY},
+	{"proxy-file", required_argument, NULL, OPT_PROXY_FILE},
+	{"proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
 };
 
 /* Whole non-negative decimal number within [min, max]. */
@@ -151,8 +158,8 @@ static int config_option(int c, const char *arg, struct config *cfg)
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
-		fprintf(stderr, "alknet: --log-level: '%s' is not one of error, warn, info, debug\n",
-			arg);
+		fprintf(stderr,
+			"alknet: --log-level: '%s' is not one of error, warn, info, debug\n", arg);
 		return -1;
 	default:
 		return -1;
@@ -281,7 +288,8 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg)
 			return CONFIG_ERROR;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "alknet: unexpected argument '%s' (see alknet --help)\n", argv[optind]);
+		fprintf(stderr, "alknet: unexpected argument '%s' (see alknet --help)\n",
+			argv[optind]);
 		return CONFIG_ERROR;
 	}
 	return config_check(cfg) == 0 ? CONFIG_RUN : CONFIG_ERROR;

@@ -22,15 +22,15 @@ struct config {
 	unsigned login_grace_time_s;
 	unsigned drain_timeout_s;
 	enum log_level log_level;
-	const char *proxy_str;      /* --proxy, else the --proxy-file content, else $ALKNET_PROXY */
+	const char *proxy_str; /* --proxy, else the --proxy-file content, else $ALKNET_PROXY */
 	const char *proxy_file;
 	char *proxy_file_text;
-	struct proxy_url *proxy;    /* parsed; NULL for direct connections */
+	struct proxy_url *proxy; /* parsed; NULL for direct connections */
 	unsigned proxy_timeout_s;
 };
 
 enum config_result {
-	CONFIG_RUN = 0,   /* start the server */
+	CONFIG_RUN = 0,	  /* start the server */
 	CONFIG_EXIT = 1,  /* --help / --version printed: exit 0 */
 	CONFIG_ERROR = 2, /* message printed to stderr: exit 2 */
 };

@@ -23,7 +23,7 @@ struct loop_defer_node {
 struct loop {
 	int epfd;
 	bool stop;
-	bool in_timers;  /* running timer callbacks: see loop_timer_start() */
+	bool in_timers; /* running timer callbacks: see loop_timer_start() */
 	uint64_t now_ms;
 	struct loop_timer **heap;
 	size_t heap_len;
@@ -111,7 +111,7 @@ static unsigned loop_from_epoll(uint32_t ev)
 int loop_io_start(struct loop *l, struct loop_io *io, int fd, unsigned events, loop_io_cb *cb,
 		  void *ctx)
 {
-	struct epoll_event ev = { .events = loop_to_epoll(events), .data.ptr = io };
+	struct epoll_event ev = {.events = loop_to_epoll(events), .data.ptr = io};
 
 	io->registered = false;
 	io->fd = fd;
@@ -129,7 +129,7 @@ int loop_io_start(struct loop *l, struct loop_io *io, int fd, unsigned events, l
  * when io is not registered, or -errno from epoll_ctl. */
 int loop_io_set(struct loop *l, struct loop_io *io, unsigned events)
 {
-	struct epoll_event ev = { .data.ptr = io };
+	struct epoll_event ev = {.data.ptr = io};
 
 	events &= LOOP_READ | LOOP_WRITE;
 	if (!io->registered) {

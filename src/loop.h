@@ -24,7 +24,7 @@ typedef void loop_defer_cb(struct loop *l, void *ctx);
 /* Owned by the caller (usually embedded); valid while registered. */
 struct loop_io {
 	int fd;
-	unsigned events;  /* what is currently asked for */
+	unsigned events; /* what is currently asked for */
 	bool registered;
 	loop_io_cb *cb;
 	void *ctx;
@@ -32,7 +32,7 @@ struct loop_io {
 
 struct loop_timer {
 	uint64_t when_ms;
-	size_t heap_idx;  /* SIZE_MAX when not armed */
+	size_t heap_idx; /* SIZE_MAX when not armed */
 	loop_timer_cb *cb;
 	void *ctx;
 };

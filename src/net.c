@@ -36,8 +36,7 @@ static bool net_parse_port(const char *s, uint16_t *port)
 
 /* Splits s into host text (without brackets) and port text. Returns false when the shape is
  * wrong: no port, empty host, brackets around IPv4 or missing around IPv6. */
-static bool net_split_addr(const char *s, char *host, size_t hostlen, const char **port,
-			   bool *v6)
+static bool net_split_addr(const char *s, char *host, size_t hostlen, const char **port, bool *v6)
 {
 	const char *colon;
 	size_t n;
@@ -82,7 +81,7 @@ int net_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		return -EINVAL;
 	}
 	if (v6) {
-		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 		if (inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1) {
 			return -EINVAL;
 		}
@@ -90,7 +89,7 @@ int net_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		memcpy(ss, &sin6, sizeof(sin6));
 		*len = sizeof(sin6);
 	} else {
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 		if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
 			return -EINVAL;
 		}

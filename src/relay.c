@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define RELAY_READS_PER_WAKEUP 4
-#define RELAY_IOV 8
+#define RELAY_IOV	       8
 #define RELAY_BYTES_PER_WAKEUP (512 * 1024)
 
 static void relay_io_cb(struct loop *l, struct loop_io *io, unsigned events);
@@ -79,7 +79,8 @@ static void write_failed(struct relay *r, size_t dropped)
 static void flush_tbuf(struct relay *r)
 {
 	while (r->tbuf.len > r->toff) {
-		ssize_t n = send(r->fd, r->tbuf.data + r->toff, r->tbuf.len - r->toff, MSG_NOSIGNAL);
+		ssize_t n =
+			send(r->fd, r->tbuf.data + r->toff, r->tbuf.len - r->toff, MSG_NOSIGNAL);
 		if (n > 0) {
 			r->toff += (size_t)n;
 			r->ops->consumed(r->ctx, (size_t)n);
@@ -121,13 +122,13 @@ static void write_batched(struct relay *r)
 
 	for (int i = 0; i < b->n; i++) {
 		if (b->span[i].r == r) {
-			iov[n++] = (struct iovec){ (void *)b->span[i].p, b->span[i].len };
+			iov[n++] = (struct iovec){(void *)b->span[i].p, b->span[i].len};
 			all += b->span[i].len;
 			b->span[i].r = NULL;
 		}
 	}
 	r->batched = false;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 	ssize_t w;
 	do {
 		w = sendmsg(r->fd, &msg, MSG_NOSIGNAL);
@@ -270,7 +271,7 @@ void relay_queue(struct relay *r, struct relay_batch *b, const uint8_t *p, size_
 		b->dirty = r;
 	}
 	if (r->tbuf.len == r->toff && b->n < RELAY_BATCH_SPANS) {
-		b->span[b->n++] = (struct relay_span){ r, p, len };
+		b->span[b->n++] = (struct relay_span){r, p, len};
 		r->batched = true;
 		return;
 	}

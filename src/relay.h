@@ -64,7 +64,7 @@ struct relay {
 	struct loop_io io;
 	struct relay_batch *batch; /* where this pass's spans are, while dirty */
 	struct relay *dirty_next;
-	struct sbuf tbuf;  /* client data the target has not taken yet (<= the window granted) */
+	struct sbuf tbuf; /* client data the target has not taken yet (<= the window granted) */
 	size_t toff;
 	struct sbuf early; /* target bytes read before the relay started, for the client first */
 	bool dirty;	   /* on batch->dirty */

@@ -136,7 +136,7 @@ static struct addrinfo *resolve_interleave(struct addrinfo *res)
 		}
 	}
 	while (a != NULL || b != NULL) {
-		struct addrinfo **pick[2] = { &a, &b };
+		struct addrinfo **pick[2] = {&a, &b};
 		for (int i = 0; i < 2; i++) {
 			if ((ai = *pick[i]) != NULL) {
 				*pick[i] = ai->ai_next;

@@ -21,9 +21,9 @@
 #include "ssh/key.h"
 #include "xmalloc.h"
 
-#define SERVER_IP_BUCKETS 4096
+#define SERVER_IP_BUCKETS	  4096
 #define SERVER_ACCEPTS_PER_WAKEUP 64
-#define SERVER_RESOLVER_THREADS 4
+#define SERVER_RESOLVER_THREADS	  4
 
 struct ip_count {
 	struct ip_count *next;
@@ -206,8 +206,8 @@ static void start_drain(struct server *srv)
 			session_shutdown(s);
 	}
 	if (srv->n_sessions > 0)
-		loop_timer_start(srv->w.loop, &srv->drain_timer, (uint64_t)srv->cfg->drain_timeout_s * 1000,
-				 drain_expired, srv);
+		loop_timer_start(srv->w.loop, &srv->drain_timer,
+				 (uint64_t)srv->cfg->drain_timeout_s * 1000, drain_expired, srv);
 }
 
 static void on_signal(struct loop *l, struct loop_io *io, unsigned events)
@@ -218,7 +218,8 @@ static void on_signal(struct loop *l, struct loop_io *io, unsigned events)
 	(void)l;
 	(void)events;
 	while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		log_info("signal received signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_info("signal received signal=%s",
+			 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 		start_drain(srv);
 	}
 }
@@ -236,7 +237,8 @@ static int setup_signals(struct server *srv)
 	srv->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (srv->signal_fd == -1)
 		return -1;
-	return loop_io_start(srv->w.loop, &srv->signal_io, srv->signal_fd, LOOP_READ, on_signal, srv);
+	return loop_io_start(srv->w.loop, &srv->signal_io, srv->signal_fd, LOOP_READ, on_signal,
+			     srv);
 }
 
 /* Like OpenSSH, refuse a host key others can read. */
@@ -268,7 +270,8 @@ static int load_authorized_keys(struct server *srv, const char *path)
 	int ret = authkeys_load(path, &srv->authkeys);
 
 	if (ret != 0) {
-		fprintf(stderr, "alknet: cannot read authorized keys %s: %s\n", path, strerror(-ret));
+		fprintf(stderr, "alknet: cannot read authorized keys %s: %s\n", path,
+			strerror(-ret));
 		return -1;
 	}
 	if (authkeys_count(srv->authkeys) == 0)
@@ -286,7 +289,8 @@ static int open_listener(struct server *srv)
 			strerror(-srv->listen_fd));
 		return -1;
 	}
-	return loop_io_start(srv->w.loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept, srv);
+	return loop_io_start(srv->w.loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept,
+			     srv);
 }
 
 /* The read-only part every session sees (settings.h). */

@@ -18,14 +18,14 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-#define SESSION_READS_PER_WAKEUP 4
-#define SESSION_CLOSE_FLUSH_MS 2000
+#define SESSION_READS_PER_WAKEUP  4
+#define SESSION_CLOSE_FLUSH_MS	  2000
 #define SESSION_SHUTDOWN_FLUSH_MS 300
 /* Re-key at least this often even when little data moves (the engine re-keys by volume). */
 #define SESSION_REKEY_MS (3600 * 1000)
 
 /* The channel types a session serves. */
-static const struct chan_type *const session_chan_types[] = { &chan_direct_tcpip, NULL };
+static const struct chan_type *const session_chan_types[] = {&chan_direct_tcpip, NULL};
 
 static void session_io_cb(void *ctx, unsigned events);
 static void session_write(struct session *s);

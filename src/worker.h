@@ -19,12 +19,12 @@ struct settings;
 struct worker {
 	struct loop *loop;
 	struct resolver *resolver;
-	struct relay_batch batch; /* client data of the session being processed (relay.h) */
+	struct relay_batch batch;     /* client data of the session being processed (relay.h) */
 	struct outbound_env outbound; /* this loop's outbound connections (proxy/outbound.h) */
-	struct ssh_config ssh;	  /* the settings' engine config, with this loop's caches */
+	struct ssh_config ssh;	      /* the settings' engine config, with this loop's caches */
 	struct ssh_crypto *crypto; /* this loop's libcrypto cache (ssh.h); ssh.crypto points here */
 	uint64_t next_session_id;
-	bool draining;		  /* shutting down: no new channels */
+	bool draining; /* shutting down: no new channels */
 };
 
 /* Makes the loop and the resolver threads. Returns 0, or -1 (errno set). */

@@ -17,13 +17,13 @@
 struct direct_conn {
 	struct loop *loop;
 	struct resolve_req *req; /* non-NULL while resolving */
-	struct addrinfo *res;    /* owned once resolved */
-	struct addrinfo *cur;    /* address being tried */
-	int fd;                  /* socket being connected, or -1 */
+	struct addrinfo *res;	 /* owned once resolved */
+	struct addrinfo *cur;	 /* address being tried */
+	int fd;			 /* socket being connected, or -1 */
 	struct loop_io io;
 	struct loop_timer timer;
-	enum dial_err best;      /* most meaningful failure so far */
-	bool finished;           /* callback called; freed by a defer */
+	enum dial_err best; /* most meaningful failure so far */
+	bool finished;	    /* callback called; freed by a defer */
 	dial_cb *cb;
 	void *ctx;
 };

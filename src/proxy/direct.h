@@ -15,7 +15,7 @@ enum dial_err {
 	DIAL_TIMEOUT = 2,     /* "timed out" */
 	DIAL_UNREACHABLE = 3, /* "network unreachable" / "host unreachable" */
 	DIAL_RESOLVE = 4,     /* "name not resolved" */
-	DIAL_OTHER = 5,       /* "connect failed" */
+	DIAL_OTHER = 5,	      /* "connect failed" */
 };
 
 /* fd >= 0 (non-blocking, TCP_NODELAY set, now owned by the callee) when err == DIAL_OK, else -1.

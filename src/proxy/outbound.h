@@ -34,9 +34,9 @@ struct outbound_env {
 };
 
 struct outbound_result {
-	int fd;              /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
-	const char *error;   /* NULL on success, else the text for CHANNEL_OPEN_FAILURE
-			      * ("connection refused", "proxy: authentication failed", ...) */
+	int fd; /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
+	const char *error;    /* NULL on success, else the text for CHANNEL_OPEN_FAILURE
+			       * ("connection refused", "proxy: authentication failed", ...) */
 	const uint8_t *early; /* tunnel bytes that arrived with the proxy's reply (may be 0) */
 	size_t early_len;
 };

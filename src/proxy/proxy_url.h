@@ -15,10 +15,10 @@ enum proxy_scheme {
 
 struct proxy_url {
 	enum proxy_scheme scheme;
-	char *host;   /* without brackets */
+	char *host; /* without brackets */
 	uint16_t port;
-	char *user;   /* NULL when absent */
-	char *pass;   /* NULL when absent; wiped on free */
+	char *user; /* NULL when absent */
+	char *pass; /* NULL when absent; wiped on free */
 };
 
 /* Returns 0, or -EINVAL with a one-line reason in err that never contains the password. */

@@ -7,7 +7,7 @@
 #include "../xmalloc.h"
 #include "internal.h"
 
-#define CONN_MIN_MAXPACKET 64
+#define CONN_MIN_MAXPACKET   64
 #define CONN_MAX_DATA_PACKET (256 * 1024)
 
 static struct ssh_channel *chan_get(struct ssh *s, uint32_t id)
@@ -71,8 +71,7 @@ void conn_free_all(struct ssh *s)
 	s->n_chans = 0;
 }
 
-static void send_open_failure(struct ssh *s, uint32_t remote_id, uint32_t reason,
-			      const char *text)
+static void send_open_failure(struct ssh *s, uint32_t remote_id, uint32_t reason, const char *text)
 {
 	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_OPEN_FAILURE);
 

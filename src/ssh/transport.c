@@ -188,7 +188,8 @@ struct sbuf *pkt_begin(struct ssh *s, uint8_t msg)
 	if (s->state == ST_CLOSED) {
 		sbuf_reset(&s->discard);
 		s->pkt_buf = &s->discard;
-	} else if ((msg >= MSG_USERAUTH_REQUEST || msg == MSG_SERVICE_ACCEPT) && kex_tx_blocked(s)) {
+	} else if ((msg >= MSG_USERAUTH_REQUEST || msg == MSG_SERVICE_ACCEPT) &&
+		   kex_tx_blocked(s)) {
 		s->pkt_buf = &s->deferred;
 		s->pkt_start = s->deferred.len;
 		sbuf_put_u32(&s->deferred, 0);
@@ -257,7 +258,8 @@ void pkt_end(struct ssh *s)
 	} else if (b == &s->deferred) {
 		put_u32be(b->data + s->pkt_start, (uint32_t)(b->len - s->pkt_start - 4));
 		if (b->len > SSH_DEFERRED_LIMIT)
-			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "too much traffic during key exchange");
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR,
+				 "too much traffic during key exchange");
 	} else {
 		seal_packet(s);
 	}
@@ -340,7 +342,8 @@ static int read_version(struct ssh *s)
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "not an SSH client");
 		return -1;
 	}
-	if ((len < 8 || memcmp(p, "SSH-2.0-", 8) != 0) && (len < 9 || memcmp(p, "SSH-1.99-", 9) != 0)) {
+	if ((len < 8 || memcmp(p, "SSH-2.0-", 8) != 0) &&
+	    (len < 9 || memcmp(p, "SSH-1.99-", 9) != 0)) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED, "SSH-2.0 required");
 		return -1;
 	}

@@ -32,7 +32,7 @@ static ssize_t tcp_read(struct transport *t, void *buf, size_t len)
 	/* During the handshake, acknowledge at once: clients without TCP_NODELAY otherwise wait
 	 * a delayed-ACK period (40 ms) between two small writes. */
 	if (n > 0 && t->quickack)
-		setsockopt(tt->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
+		setsockopt(tt->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
 	return n;
 }
 
@@ -101,7 +101,7 @@ struct transport *transport_tcp_new(struct loop *l, int fd, transport_cb *cb, vo
 	tt->loop = l;
 	tt->fd = fd;
 	net_set_nodelay(fd);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
 	if (loop_io_start(l, &tt->io, fd, LOOP_READ, tcp_io_cb, tt) != 0) {
 		close(fd);
 		free(tt);

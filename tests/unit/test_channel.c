@@ -21,10 +21,10 @@ struct fake_state {
 
 /* What the fake type does, set by each test. */
 static struct {
-	bool refuse;	    /* refuse in open */
-	bool linger;	    /* close returns false */
+	bool refuse;		 /* refuse in open */
+	bool linger;		 /* close returns false */
 	struct fake_state *last; /* the newest channel's state (freed with it) */
-	int releases;	    /* all channels, survives their memory */
+	int releases;		 /* all channels, survives their memory */
 	int empties;
 } fk;
 
@@ -85,7 +85,7 @@ static const struct chan_type fake_type = {
 	.close = fake_close,
 	.release = fake_release,
 };
-static const struct chan_type *const fake_types[] = { &fake_type, NULL };
+static const struct chan_type *const fake_types[] = {&fake_type, NULL};
 
 struct env2 {
 	struct pair *p;
@@ -113,9 +113,13 @@ static int setup(void **state)
 	e->p = connected(NULL, NULL);
 	e->p->auto_open = false;
 	e->w.loop = loop_new();
-	e->cs = (struct channel_set){ .ssh = e->p->s, .w = &e->w, .session_id = 1,
-				      .types = fake_types, .output = on_output,
-				      .empty = on_empty, .owner = e };
+	e->cs = (struct channel_set){.ssh = e->p->s,
+				     .w = &e->w,
+				     .session_id = 1,
+				     .types = fake_types,
+				     .output = on_output,
+				     .empty = on_empty,
+				     .owner = e};
 	*state = e;
 	return 0;
 }

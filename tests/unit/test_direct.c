@@ -71,7 +71,7 @@ static int listen_lo(int family, int backlog, uint16_t *port)
 /* Dials host:port and checks a connected, non-blocking, TCP_NODELAY fd comes back. */
 static void dial_ok(struct env *e, int lfd, const char *host, uint16_t port)
 {
-	struct dial_result d = { .fd = -2, .l = e->l };
+	struct dial_result d = {.fd = -2, .l = e->l};
 	int opt = 0;
 	socklen_t optlen = sizeof(opt);
 
@@ -117,7 +117,7 @@ static void test_connect_v6(void **state)
 static void dial_fail(struct env *e, const char *host, uint16_t port, uint64_t timeout_ms,
 		      enum dial_err want)
 {
-	struct dial_result d = { .fd = -2, .l = e->l };
+	struct dial_result d = {.fd = -2, .l = e->l};
 
 	direct_connect(e->l, e->r, host, port, timeout_ms, dial_done, &d);
 	run_for(e->l, 0);
@@ -154,7 +154,7 @@ static void test_name_not_resolved(void **state)
  * Returns how many filler fds were stored in fillers[]. */
 static int fill_backlog(int port, int *fillers, int max)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int n = 0;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -166,7 +166,7 @@ static int fill_backlog(int port, int *fillers, int max)
 			continue;
 		}
 		assert_int_equal(errno, EINPROGRESS);
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		if (poll(&pfd, 1, 100) == 0) {
 			return n;
 		}
@@ -183,7 +183,7 @@ static void test_timeout_while_connecting(void **state)
 	int lfd = listen_lo(AF_INET, 0, &port);
 	int n = fill_backlog(port, fillers, 16);
 	int before = count_fds();
-	struct dial_result d = { .fd = -2, .l = e->l };
+	struct dial_result d = {.fd = -2, .l = e->l};
 
 	run_for(e->l, 1); /* refresh the loop's cached clock after the slow setup */
 	uint64_t t0 = mono_ms();
@@ -228,7 +228,7 @@ static void test_cancel_while_connecting(void **state)
 	int lfd = listen_lo(AF_INET, 0, &port);
 	int n = fill_backlog(port, fillers, 16);
 	int before = count_fds();
-	struct dial_result d = { .fd = -2, .l = e->l };
+	struct dial_result d = {.fd = -2, .l = e->l};
 	struct cancel_ctx cc;
 	struct loop_timer t;
 
@@ -248,7 +248,7 @@ static void test_cancel_while_connecting(void **state)
 static void test_cancel_while_resolving(void **state)
 {
 	struct env *e = *state;
-	struct dial_result d = { .fd = -2, .l = e->l };
+	struct dial_result d = {.fd = -2, .l = e->l};
 
 	direct_cancel(direct_connect(e->l, e->r, "localhost", 22, 3000, dial_done, &d));
 	direct_cancel(direct_connect(e->l, e->r, "::1", 22, 3000, dial_done, &d));
@@ -317,10 +317,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_v6, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_refused, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_name_not_resolved, env_setup, env_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_while_connecting, env_setup, env_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_while_resolving, env_setup, env_teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_while_connecting, env_setup, env_teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_while_resolving, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_while_connecting, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_while_resolving, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_connecting, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_resolving, env_setup,
+						env_teardown),
 		cmocka_unit_test_setup_teardown(test_callback_frees_owner, env_setup, env_teardown),
 		cmocka_unit_test(test_strerror),
 	};

@@ -67,8 +67,8 @@ static void order_timer_cb(struct loop *l, void *ctx)
 static void test_timers_fire_in_order(void **state)
 {
 	struct loop *l = loop_new();
-	struct order o = { .n = 0 };
-	uint64_t delays[] = { 30, 10, 0, 20, 5 };
+	struct order o = {.n = 0};
+	uint64_t delays[] = {30, 10, 0, 20, 5};
 	struct order_timer ts[5];
 	struct loop_timer last;
 
@@ -85,7 +85,7 @@ static void test_timers_fire_in_order(void **state)
 	loop_timer_start(l, &last, 40, stop_cb, NULL);
 	run_guarded(l);
 	assert_int_equal(o.n, 5);
-	int want[] = { 2, 4, 1, 3, 0 };
+	int want[] = {2, 4, 1, 3, 0};
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(o.seen[i], want[i]);
 		assert_false(loop_timer_armed(&ts[i].t));
@@ -96,8 +96,8 @@ static void test_timers_fire_in_order(void **state)
 static void test_timer_stop_cancels(void **state)
 {
 	struct loop *l = loop_new();
-	struct order o = { .n = 0 };
-	struct order_timer a = { .o = &o, .id = 1 }, b = { .o = &o, .id = 2 };
+	struct order o = {.n = 0};
+	struct order_timer a = {.o = &o, .id = 1}, b = {.o = &o, .id = 2};
 	struct loop_timer last;
 
 	(void)state;
@@ -133,9 +133,9 @@ static void stopper_cb(struct loop *l, void *ctx)
 static void test_timer_stopped_by_other_timer(void **state)
 {
 	struct loop *l = loop_new();
-	struct order o = { .n = 0 };
-	struct order_timer v = { .o = &o, .id = 7 };
-	struct stopper s = { .victim = &v.t };
+	struct order o = {.n = 0};
+	struct order_timer v = {.o = &o, .id = 7};
+	struct stopper s = {.victim = &v.t};
 	struct loop_timer last;
 
 	(void)state;
@@ -245,7 +245,7 @@ static void io_rec_stop_cb(struct loop *l, struct loop_io *io, unsigned events)
 static void test_io_read(void **state)
 {
 	struct loop *l = loop_new();
-	struct io_rec r = { .calls = 0 };
+	struct io_rec r = {.calls = 0};
 	int p[2];
 
 	(void)state;
@@ -265,7 +265,7 @@ static void test_io_read(void **state)
 static void test_io_write_and_set(void **state)
 {
 	struct loop *l = loop_new();
-	struct io_rec r = { .calls = 0 };
+	struct io_rec r = {.calls = 0};
 	int sv[2];
 
 	(void)state;
@@ -288,7 +288,7 @@ static void test_io_write_and_set(void **state)
 static void test_io_error_always_delivered(void **state)
 {
 	struct loop *l = loop_new();
-	struct io_rec r = { .calls = 0 };
+	struct io_rec r = {.calls = 0};
 	int p[2];
 
 	(void)state;
@@ -306,7 +306,7 @@ static void test_io_error_always_delivered(void **state)
 static void test_io_start_errors(void **state)
 {
 	struct loop *l = loop_new();
-	struct io_rec r = { .calls = 0 }, r2 = { .calls = 0 };
+	struct io_rec r = {.calls = 0}, r2 = {.calls = 0};
 	int p[2];
 
 	(void)state;
@@ -364,9 +364,8 @@ static void pair_cb(struct loop *l, struct loop_io *io, unsigned events)
 	if (p->restart) {
 		/* Same struct, new fd (an empty pipe) and callback, in the same batch: the stale
 		 * event must not reach it. */
-		assert_int_equal(loop_io_start(l, other, p->spare_fd, LOOP_READ, pair_restarted_cb,
-					       p),
-				 0);
+		assert_int_equal(
+			loop_io_start(l, other, p->spare_fd, LOOP_READ, pair_restarted_cb, p), 0);
 	}
 	loop_defer(l, pair_stop_defer, NULL);
 }
@@ -374,7 +373,7 @@ static void pair_cb(struct loop *l, struct loop_io *io, unsigned events)
 static void run_pair(bool restart)
 {
 	struct loop *l = loop_new();
-	struct pair p = { .total = 0, .restart = restart };
+	struct pair p = {.total = 0, .restart = restart};
 	int pa[2], pb[2], spare[2];
 
 	assert_int_equal(pipe2(pa, O_NONBLOCK | O_CLOEXEC), 0);
@@ -435,7 +434,7 @@ static void close_pair_cb(struct loop *l, struct loop_io *io, unsigned events)
 static void test_io_close_drops_pending_event(void **state)
 {
 	struct loop *l = loop_new();
-	struct close_pair p = { .calls = 0 };
+	struct close_pair p = {.calls = 0};
 	int pa[2], pb[2];
 
 	(void)state;
@@ -496,10 +495,10 @@ static void defer_io_cb(struct loop *l, struct loop_io *io, unsigned events)
 static void test_defer_fifo(void **state)
 {
 	struct loop *l = loop_new();
-	struct defer_log log = { .n = 0 };
+	struct defer_log log = {.n = 0};
 	struct defer_item items[5] = {
-		{ &log, 1, NULL }, { &log, 2, &items[3] }, { &log, 3, NULL },
-		{ &log, 4, &items[4] }, { &log, 5, NULL },
+		{&log, 1, NULL},      {&log, 2, &items[3]}, {&log, 3, NULL},
+		{&log, 4, &items[4]}, {&log, 5, NULL},
 	};
 	struct loop_io io;
 	int p[2];
@@ -510,7 +509,7 @@ static void test_defer_fifo(void **state)
 	assert_int_equal(loop_io_start(l, &io, p[0], LOOP_READ, defer_io_cb, items), 0);
 	run_guarded(l);
 	/* 1 2 3 stop, then 4 (queued by 2) and 5 (queued by 4): the queue drains fully. */
-	int want[] = { 1, 2, 3, 4, 5 };
+	int want[] = {1, 2, 3, 4, 5};
 	assert_int_equal(log.n, 5);
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(log.seen[i], want[i]);
@@ -565,8 +564,8 @@ static void spinner_cb(struct loop *l, void *ctx)
 static void test_zero_timer_does_not_starve(void **state)
 {
 	struct loop *l = loop_new();
-	struct spinner s = { .fires = 0 };
-	struct io_rec r = { .calls = 0 };
+	struct spinner s = {.fires = 0};
+	struct io_rec r = {.calls = 0};
 	int p[2];
 
 	(void)state;

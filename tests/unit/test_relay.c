@@ -114,7 +114,7 @@ static const struct relay_ops fake_ops = {
 /* A connected loopback TCP pair: *ours non-blocking (the relay's), *peer blocking. */
 static void tcp_pair(int *ours, int *peer)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int ls = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -150,11 +150,11 @@ static void fake_free(struct fake *f)
 }
 
 /* Runs the loop in short steps until cond holds, for at most 5 s (valgrind is slow). */
-#define RUN_UNTIL(e, cond)                                                                   \
-	do {                                                                                 \
-		for (int step_ = 0; step_ < 500 && !(cond); step_++)                        \
+#define RUN_UNTIL(e, cond)                                                                         \
+	do {                                                                                       \
+		for (int step_ = 0; step_ < 500 && !(cond); step_++)                               \
 			run_for((e)->l, STEP_MS);                                                  \
-		assert_true(cond);                                                           \
+		assert_true(cond);                                                                 \
 	} while (0)
 
 static void got_is(const struct fake *f, const char *s)
@@ -332,7 +332,7 @@ static void test_drain_hands_over_then_done(void **state)
 			n += (size_t)r;
 	}
 	/* The rest is in the kernel's buffers, on its way. */
-	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 3 },
+	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_sec = 3},
 		   sizeof(struct timeval));
 	while (n < sizeof(data)) {
 		ssize_t r = recv(peer, buf, sizeof(buf), 0);
@@ -349,7 +349,7 @@ static void test_drain_hands_over_then_done(void **state)
 
 static void reset(int fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
@@ -465,16 +465,17 @@ int main(void)
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_window_zero_holds_the_target, env_setup,
 						env_teardown),
-		cmocka_unit_test_setup_teardown(test_slow_target_gets_window_back_only_for_what_it_took,
-						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_slow_target_gets_window_back_only_for_what_it_took, env_setup,
+			env_teardown),
 		cmocka_unit_test_setup_teardown(test_eof_each_way_then_done_once, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_drain_hands_over_then_done, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_while_the_window_is_shut_loses_nothing,
 						env_setup, env_teardown),
-		cmocka_unit_test_setup_teardown(test_failed_write_ends_only_one_direction, env_setup,
-						env_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_ends_only_one_direction,
+						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_release_inside_done_and_again, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_release_mid_pass_drops_spans, env_setup,

@@ -41,7 +41,7 @@ static void lookup_ok(const char *host, int family)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 4);
-	struct result res = { .stop_loop = true, .loop = l };
+	struct result res = {.stop_loop = true, .loop = l};
 
 	assert_non_null(r);
 	assert_non_null(resolve_start(r, host, 2222, result_cb, &res));
@@ -87,7 +87,7 @@ static void test_numeric_without_eventfd(void **state)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 1);
-	struct result res = { .stop_loop = true, .loop = l };
+	struct result res = {.stop_loop = true, .loop = l};
 	uint64_t v;
 
 	(void)state;
@@ -106,7 +106,7 @@ static void test_invalid_name_fails(void **state)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 2);
-	struct result res = { .stop_loop = true, .loop = l };
+	struct result res = {.stop_loop = true, .loop = l};
 
 	(void)state;
 	resolve_start(r, "no-such-host.invalid", 22, result_cb, &res);
@@ -127,7 +127,7 @@ static void test_cancel_before_completion(void **state)
 	enum { N = 8 };
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 1);
-	struct result res = { .calls = 0 };
+	struct result res = {.calls = 0};
 	struct resolve_req *reqs[N];
 
 	(void)state;
@@ -149,8 +149,8 @@ static void test_cancel_when_done(void **state)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 1);
-	struct result res = { .calls = 0 };
-	struct result other = { .stop_loop = true, .loop = l };
+	struct result res = {.calls = 0};
+	struct result other = {.stop_loop = true, .loop = l};
 
 	(void)state;
 	struct resolve_req *req = resolve_start(r, "localhost", 22, result_cb, &res);
@@ -171,7 +171,7 @@ static void test_cancel_from_callback(void **state)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 1);
-	struct result first = { .calls = 0 }, second = { .calls = 0 };
+	struct result first = {.calls = 0}, second = {.calls = 0};
 
 	(void)state;
 	resolve_start(r, "127.0.0.1", 22, result_cb, &first);
@@ -189,7 +189,7 @@ static void test_free_with_pending(void **state)
 {
 	struct loop *l = loop_new();
 	struct resolver *r = resolver_new(l, 2);
-	struct result res = { .calls = 0 };
+	struct result res = {.calls = 0};
 
 	(void)state;
 	for (int i = 0; i < 6; i++) {
@@ -204,7 +204,7 @@ static void test_free_with_pending(void **state)
 /* Builds a list from numeric hosts by chaining single getaddrinfo() results. */
 static struct addrinfo *make_list(const char *const *hosts, size_t n)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
 	struct addrinfo *head = NULL, **tail = &head;
 
 	for (size_t i = 0; i < n; i++) {
@@ -240,11 +240,11 @@ static void check_order(const char *const *in, size_t n, const char *const *want
 
 static void test_interleave(void **state)
 {
-	static const char *const in1[] = { "::1", "::2", "::3", "127.0.0.1", "127.0.0.2" };
-	static const char *const out1[] = { "::1", "127.0.0.1", "::2", "127.0.0.2", "::3" };
-	static const char *const in2[] = { "127.0.0.1", "127.0.0.2", "127.0.0.3", "::1" };
-	static const char *const out2[] = { "127.0.0.1", "::1", "127.0.0.2", "127.0.0.3" };
-	static const char *const in3[] = { "127.0.0.1", "127.0.0.2" };
+	static const char *const in1[] = {"::1", "::2", "::3", "127.0.0.1", "127.0.0.2"};
+	static const char *const out1[] = {"::1", "127.0.0.1", "::2", "127.0.0.2", "::3"};
+	static const char *const in2[] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "::1"};
+	static const char *const out2[] = {"127.0.0.1", "::1", "127.0.0.2", "127.0.0.3"};
+	static const char *const in3[] = {"127.0.0.1", "127.0.0.2"};
 
 	(void)state;
 	check_order(in1, 5, out1);
