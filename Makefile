@@ -54,6 +54,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LIB) $(LDLIBS) -lcmocka
 
+# Test tools the e2e tests run (tests/tools/): always the plain build, even for check-san.
+FLOOD := build/tests/sshflood
+$(FLOOD): tests/tools/sshflood.c build/tests/libunit.a build/libalknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
+
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:
 	@scripts/install-deps build
@@ -67,12 +73,13 @@ run: deps $(BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: $(BIN)
+e2e: $(BIN) $(FLOOD)
 	ALKNET_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/e2e
 
 # The e2e tests against the ASan/UBSan build, and the forwarding tests with the server under
 # valgrind: a server that leaks or touches bad memory fails its test at shutdown.
 check-san:
+	$(MAKE) $(FLOOD)
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 build-san/alknet
 	ALKNET_BIN=$(abspath build-san/alknet) ALKNET_STRICT_EXIT=1 \

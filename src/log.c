@@ -60,15 +60,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 const char *log_safe(const char *in, char *out, size_t outlen)
 {
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; in[i] != '\0' && i < 64 && o + 5 < outlen; i++) {
+	if (outlen < LOG_SAFE_MIN)
+		return outlen > 0 ? (out[0] = '\0', out) : out;
+	for (; in[i] != '\0' && i < LOG_SAFE_MAX_IN && o + 4 + 4 < outlen; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=')
 			out[o++] = (char)c;
 		else
 			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
 	}
+	if (in[i] != '\0')
+		o += (size_t)snprintf(out + o, outlen - o, "...");
 	out[o] = '\0';
 	return out;
 }

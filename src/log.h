@@ -22,7 +22,13 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
-/* Copies a peer-supplied string for a log line: printable ASCII except space, '"', '\\' and
- * '=' is kept, everything else becomes \xNN, at most 64 input bytes. Returns out. */
+/* Copies a peer-supplied string (user name, method, client version, ...) for a log line, so
+ * that it stays one token of one line: printable ASCII except space, '"', '\\' and '=' is
+ * kept, everything else becomes \xNN; at most LOG_SAFE_MAX_IN input bytes, a longer string
+ * ends in "...". out should hold LOG_SAFE_LEN bytes (never less than LOG_SAFE_MIN: then it
+ * is left empty). Returns out. */
+#define LOG_SAFE_MAX_IN 64
+#define LOG_SAFE_LEN	(4 * LOG_SAFE_MAX_IN + 4)
+#define LOG_SAFE_MIN	16
 const char *log_safe(const char *in, char *out, size_t outlen);
 #endif

@@ -304,6 +304,14 @@ static void init_settings(struct server *srv)
 	set->proxy = srv->cfg->proxy;
 	set->ssh.host_keys = &srv->host_key;
 	set->ssh.n_host_keys = 1;
+	/* The engine's defaults, spelled out: the session bounds its output by out_limit. */
+	set->ssh.window = 2 * 1024 * 1024;
+	set->ssh.out_limit = 1024 * 1024;
+	set->stall_ms = 30000;
+	/* Tests shorten the wait for a client that doesn't read. */
+	const char *stall = getenv("ALKNET_TEST_STALL_MS");
+	if (stall)
+		set->stall_ms = (unsigned)strtoul(stall, NULL, 10);
 	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
 	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
 	if (rekey)

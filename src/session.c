@@ -23,6 +23,13 @@
 #define SESSION_SHUTDOWN_FLUSH_MS 300
 /* Re-key at least this often even when little data moves (the engine re-keys by volume). */
 #define SESSION_REKEY_MS (3600 * 1000)
+/* The client is read only while our output to it stays under a bound: before login two
+ * maximum-size pre-auth packets, after it twice the engine's output limit (channel data
+ * alone never passes the limit: the engine pauses channels there). A client that floods us
+ * with messages that each earn a reply, and never reads, then stops being read instead of
+ * growing our memory; one that keeps us stuck there for settings.stall_ms (30 s) is
+ * disconnected. */
+#define SESSION_PREAUTH_OUT_MAX (2 * 64 * 1024)
 
 /* The channel types a session serves. */
 static const struct chan_type *const session_chan_types[] = {&chan_direct_tcpip, NULL};
@@ -55,6 +62,21 @@ static void close_flush_expired(struct loop *l, void *ctx)
 {
 	(void)l;
 	session_close(ctx, "peer did not read");
+}
+
+static void stall_expired(struct loop *l, void *ctx)
+{
+	struct session *s = ctx;
+
+	(void)l;
+	log_info("connection dropped remote_addr=%s reason=\"peer does not read\"", s->addr);
+	session_close(s, "output stayed full");
+}
+
+/* How much output may wait before the client stops being read. */
+static size_t out_bound(const struct session *s)
+{
+	return ssh_authenticated(s->ssh) ? 2 * s->w->ssh.out_limit : SESSION_PREAUTH_OUT_MAX;
 }
 
 /* The last channel is gone: while shutting down, that ends the session. */
@@ -105,6 +127,7 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 	loop_timer_init(&s->grace_timer);
 	loop_timer_init(&s->close_timer);
 	loop_timer_init(&s->rekey_timer);
+	loop_timer_init(&s->stall_timer);
 	log_info("connection opened remote_addr=%s transport=%s", s->addr, transport_name(s->tr));
 	loop_timer_start(w->loop, &s->grace_timer, (uint64_t)set->cfg->login_grace_time_s * 1000,
 			 grace_expired, s);
@@ -132,6 +155,7 @@ void session_close(struct session *s, const char *why)
 	loop_timer_stop(l, &s->grace_timer);
 	loop_timer_stop(l, &s->close_timer);
 	loop_timer_stop(l, &s->rekey_timer);
+	loop_timer_stop(l, &s->stall_timer);
 	transport_close(s->tr);
 	s->tr = NULL;
 	uint64_t ms = loop_now_ms(l) - s->start_ms;
@@ -210,31 +234,40 @@ static void session_write(struct session *s)
 		session_close(s, "closed");
 		return;
 	}
-	transport_want(s->tr, (s->closing ? 0 : TRANSPORT_READ) | (len > 0 ? TRANSPORT_WRITE : 0));
+	bool stalled = len >= out_bound(s);
+	if (stalled && !loop_timer_armed(&s->stall_timer))
+		loop_timer_start(s->w->loop, &s->stall_timer, s->set->stall_ms, stall_expired, s);
+	else if (!stalled)
+		loop_timer_stop(s->w->loop, &s->stall_timer);
+	unsigned want = s->closing || stalled ? 0 : TRANSPORT_READ;
+	transport_want(s->tr, want | (len > 0 ? TRANSPORT_WRITE : 0));
 	if (s->out_blocked && ssh_out_low(s->ssh)) {
 		s->out_blocked = false;
 		channel_set_pump(&s->chans);
 	}
 }
 
-/* A failed attempt: logged for fail2ban, counted against --max-auth-attempts. */
+/* A failed attempt: logged for fail2ban (every peer string escaped: one line per event, and
+ * result=reject stays on the attacker's line), counted against --max-auth-attempts. */
 static void auth_failed(struct session *s, const char *user, const char *method,
 			const struct ssh_key *key)
 {
-	char safe_user[400], fp[SSH_KEY_FP_LEN];
+	char safe_user[LOG_SAFE_LEN], safe_method[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
+	unsigned n = ++s->auth_failures;
 
 	log_safe(user, safe_user, sizeof(safe_user));
 	if (key) {
 		ssh_key_fingerprint(key, fp);
-		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=reject",
-			 s->addr, safe_user, fp);
+		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=reject "
+			 "attempt=%u",
+			 s->addr, safe_user, fp, n);
 	} else {
-		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject", s->addr,
-			 safe_user, method);
+		log_safe(method, safe_method, sizeof(safe_method));
+		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u",
+			 s->addr, safe_user, safe_method, n);
 	}
-	if (++s->auth_failures >= s->set->cfg->max_auth_attempts) {
-		log_warn("too many auth failures remote_addr=%s attempts=%u", s->addr,
-			 s->auth_failures);
+	if (n >= s->set->cfg->max_auth_attempts) {
+		log_warn("too many auth failures remote_addr=%s attempts=%u", s->addr, n);
 		ssh_disconnect(s->ssh, SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
 			       "too many authentication failures");
 		session_close_after_flush(s, SESSION_CLOSE_FLUSH_MS);
@@ -251,7 +284,7 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 	}
 	if (known && ev->sig_ok) {
 		/* Log first: the answer frees the request's user and key. */
-		char safe_user[400], fp[SSH_KEY_FP_LEN];
+		char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
 		ssh_key_fingerprint(ev->key, fp);
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept",
 			 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp);

@@ -35,6 +35,7 @@ struct session {
 	struct loop_timer grace_timer;
 	struct loop_timer close_timer;
 	struct loop_timer rekey_timer;
+	struct loop_timer stall_timer; /* output over its bound: the client must read */
 	struct sockaddr_storage peer;
 	char addr[64];
 	uint64_t id;

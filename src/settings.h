@@ -20,6 +20,7 @@ struct settings {
 	const struct authkeys *authkeys;
 	const struct proxy_url *proxy; /* NULL: connect directly */
 	struct ssh_config ssh;	       /* host keys borrowed from host_key */
+	unsigned stall_ms; /* output kept over its bound this long: the client is dropped */
 };
 
 #endif
