@@ -375,9 +375,15 @@ def recv_exact(s, n):
 
 class FakeProxy:
     """A threaded fake proxy on 127.0.0.1. handle(conn) does the handshake and returns the
-    (host, port) to relay to, or None when it has already misbehaved as planned."""
+    Success to carry out, or None when it has already misbehaved as planned.
 
-    def __init__(self):
+    style says how a success reply goes out when the destination names no behaviour of its
+    own: None, in one send() before the relay; "trickle", one byte per send(), 2 ms apart,
+    while the target may already be talking; "coalesce", together with the target's first
+    bytes in one send() (the proxy waits up to 10 s for them; for targets that speak first)."""
+
+    def __init__(self, style=None):
+        self.style = style
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -399,9 +405,10 @@ class FakeProxy:
         conn.settimeout(20)
         target = None
         try:
-            dest = self.handle(conn)
-            if dest is not None:
-                target = socket.create_connection(("127.0.0.1", dest[1]), timeout=10)
+            ok = self.handle(conn)
+            if ok is not None:
+                target = socket.create_connection((relay_host(ok.host), ok.port), timeout=10)
+                self.answer(conn, target, ok.reply, ok.style or self.style)
                 relay(conn, target)
         except OSError:
             pass
@@ -410,6 +417,21 @@ class FakeProxy:
             if target is not None:
                 target.close()
 
+    @staticmethod
+    def answer(conn, target, reply, style):
+        if style == "trickle":
+            trickle(conn, reply)
+        elif style == "coalesce":
+            target.settimeout(10)
+            try:
+                first = target.recv(65536)
+            except socket.timeout:
+                first = b""
+            target.settimeout(20)
+            conn.sendall(reply + first)
+        else:
+            conn.sendall(reply)
+
     def close(self):
         self.closed = True
         try:
@@ -417,6 +439,23 @@ class FakeProxy:
         except OSError:
             pass
         self.sock.close()
+
+
+class Success:
+    """What a fake proxy does after a good handshake: connect to host:port, send reply
+    (in the given style, else the proxy's), relay."""
+
+    def __init__(self, host, port, reply, style=None):
+        self.host, self.port, self.reply, self.style = host, port, reply, style
+
+
+def relay_host(host):
+    """Where a fake proxy connects: a 127.x.y.z address as asked (test_edges' targets are on
+    127.0.0.2), any other address or name to 127.0.0.1, where the other tests' targets are."""
+    parts = host.split(".")
+    if len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts):
+        return host
+    return "127.0.0.1"
 
 
 def relay(a, b):
@@ -459,7 +498,7 @@ BANNER = b"hello-from-proxy\n"
 
 class FakeSocks5(FakeProxy):
     """SOCKS5 without authentication. The destination name picks the behaviour; names it
-    doesn't know (and addresses) are relayed to 127.0.0.1:port like a real proxy."""
+    doesn't know (and addresses) are relayed (see relay_host) like a real proxy."""
 
     def handle(self, conn):
         greet = recv_exact(conn, 2)
@@ -477,10 +516,10 @@ class FakeSocks5(FakeProxy):
         self.requests.append((head[3], host, port))
         behaviour = host.split(".")[0]
         if behaviour == "trickle":
-            trickle(conn, b"\x05\x00\x00\x03\x05proxy\x04\x38")
-            return host, port
+            return Success(host, port, b"\x05\x00\x00\x03\x05proxy\x04\x38", "trickle")
+        if behaviour == "banner":
+            return Success(host, port, OK_REPLY + BANNER, "once")
         plan = {
-            "banner": OK_REPLY + BANNER,
             "truncated": b"\x05\x00\x00\x01\x7f\x00",
             "badver": b"\x04\x5a\x00\x00\x00\x00\x00\x00\x00\x00",
             "atyp": b"\x05\x00\x00\x09\x01\x02\x03\x04\x00\x50",
@@ -493,13 +532,10 @@ class FakeSocks5(FakeProxy):
             return None
         if behaviour in plan:
             conn.sendall(plan[behaviour])
-            if behaviour == "banner":
-                return host, port
             if behaviour not in ("truncated", "ruleset"):  # those close right away
                 hang(conn)
             return None
-        conn.sendall(OK_REPLY)
-        return host, port
+        return Success(host, port, OK_REPLY)
 
 
 class FakeHttp(FakeProxy):
@@ -536,12 +572,12 @@ class FakeHttp(FakeProxy):
                 hang(conn)
             return None
         if behaviour == "trickle":
-            trickle(conn, b"HTTP/1.1 200 Connection established\r\nVia: fake\r\n\r\n")
-        elif behaviour == "banner":
-            conn.sendall(b"HTTP/1.0 200 OK\r\nX: y\r\n\r\n" + BANNER)
-        else:
-            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        return host, int(port)
+            return Success(host, int(port),
+                           b"HTTP/1.1 200 Connection established\r\nVia: fake\r\n\r\n",
+                           "trickle")
+        if behaviour == "banner":
+            return Success(host, int(port), b"HTTP/1.0 200 OK\r\nX: y\r\n\r\n" + BANNER, "once")
+        return Success(host, int(port), b"HTTP/1.1 200 Connection established\r\n\r\n")
 
 
 @pytest.fixture
