@@ -624,6 +624,17 @@ def microsocks(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def microsocks_open(tmp_path_factory):
+    """microsocks without authentication (method 0x00)."""
+    exe = need("microsocks")
+    d = tmp_path_factory.mktemp("microsocks-open")
+    port = free_port()
+    p = Proc([exe, "-i", "127.0.0.1", "-p", str(port)], port, str(d / "microsocks.log"))
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
 def tinyproxy(tmp_path_factory):
     """tinyproxy with BasicAuth; any CONNECT port allowed (no ConnectPort line)."""
     exe = need("tinyproxy")

@@ -384,6 +384,7 @@ class FakeProxy:
 
     def __init__(self, style=None):
         self.style = style
+        self.coalesced = 0  # replies sent together with target bytes
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -417,8 +418,7 @@ class FakeProxy:
             if target is not None:
                 target.close()
 
-    @staticmethod
-    def answer(conn, target, reply, style):
+    def answer(self, conn, target, reply, style):
         if style == "trickle":
             trickle(conn, reply)
         elif style == "coalesce":
@@ -429,6 +429,7 @@ class FakeProxy:
                 first = b""
             target.settimeout(20)
             conn.sendall(reply + first)
+            self.coalesced += bool(first)
         else:
             conn.sendall(reply)
 
