@@ -548,18 +548,18 @@ PROXY_TRUNCATES = {
         "client side first: while the target does not read the upload, its write() to the "
         "target blocks and the reply is never read; the target's reset then fails that write "
         "and microsocks closes both sides. Alone it lost the whole reply 30/30 (0 bytes "
-        "each); through alknet 5/30",
+        "each); through alknet about 5/30",
     "http-tinyproxy":
         "tinyproxy 1.11.1 resets the client side when the target resets, dropping the part of "
         "the reply it has not handed over yet. Alone, with a client that takes longer than "
         "the target's 0.3 s to drain 4 MiB (64 KiB receive buffer, 5 ms per 32 KiB read), it "
-        "truncated 15/15 (ECONNRESET after 3.0-3.2 MiB); with a fast client 0/30. Through "
+        "truncated 15/15 (ECONNRESET after about 3 MiB); with a fast client 0/30. Through "
         "alknet 0/30 with 3 runs at a time, 2/30 with 5",
     "socks5-dante":
         "dante 1.4.2 resets the client side when the target resets, dropping the part of the "
         "reply it has not handed over yet. Alone, with a client that takes longer than the "
         "target's 0.3 s to drain 4 MiB (64 KiB receive buffer, 5 ms per 32 KiB read), it "
-        "truncated 15/15 (ECONNRESET after 2.3-3.2 MiB); with a fast client 0/30. Through "
+        "truncated 15/15 (ECONNRESET after 2.2-3.0 MiB); with a fast client 0/30. Through "
         "alknet 0/30 with 3 runs at a time, 2-4/30 with 5, while dante's own log (log: "
         "disconnect) says it wrote all 4194304 bytes toward alknet in every session: the "
         "rest was still in its socket when it reset",
