@@ -537,3 +537,120 @@ def http_target():
 def closed_port(host="127.0.0.1"):
     """A port nothing listens on (bound then released)."""
     return free_port(host)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real proxies from Debian packages (scripts/deps/proxy.txt), for test_proxy and test_edges:
+# each daemon runs on 127.0.0.1 in its own process group, one per test module.
+# ---------------------------------------------------------------------------------------------
+import shutil  # noqa: E402
+
+MS_USER, MS_PASS = "bob", "s3cr@t:x y"          # microsocks RFC 1929 login
+MS_PASS_URL = "s3cr%40t%3Ax%20y"
+TP_USER, TP_PASS = "alice", "w0nderland"         # tinyproxy BasicAuth
+
+
+class Proc:
+    """A proxy daemon in its own process group, stopped (group and all) at the end."""
+
+    def __init__(self, cmd, port, log_path, cwd=None):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        self.port = port
+        if not wait_until(lambda: port in listening_ports() or self.proc.poll() is not None,
+                          15) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError("%s did not start:\n%s" % (cmd[0], open(log_path).read()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(10)
+        self.log.close()
+
+
+def need(binary):
+    path = shutil.which(binary) or next(
+        (p for p in ("/usr/sbin/" + binary, "/usr/bin/" + binary) if os.path.exists(p)), None)
+    if path is None:
+        pytest.skip("%s is not installed (scripts/install-deps proxy)" % binary)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dante(tmp_path_factory):
+    """danted, no authentication (its username method checks system accounts)."""
+    exe = need("danted")
+    if os.geteuid() != 0:
+        pytest.skip("danted needs root here (user.privileged)")
+    d = tmp_path_factory.mktemp("dante")
+    port = free_port()
+    conf = d / "danted.conf"
+    conf.write_text("""logoutput: %s/danted.log
+internal: 127.0.0.1 port = %d
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+""" % (d, port))
+    p = Proc([exe, "-f", str(conf), "-N", "1", "-p", str(d / "danted.pid")], port,
+             str(d / "stdout.log"))
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def microsocks(tmp_path_factory):
+    """microsocks with an RFC 1929 login (the password needs %-escapes in a URL)."""
+    exe = need("microsocks")
+    d = tmp_path_factory.mktemp("microsocks")
+    port = free_port()
+    p = Proc([exe, "-i", "127.0.0.1", "-p", str(port), "-u", MS_USER, "-P", MS_PASS], port,
+             str(d / "microsocks.log"))
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def microsocks_open(tmp_path_factory):
+    """microsocks without authentication (method 0x00)."""
+    exe = need("microsocks")
+    d = tmp_path_factory.mktemp("microsocks-open")
+    port = free_port()
+    p = Proc([exe, "-i", "127.0.0.1", "-p", str(port)], port, str(d / "microsocks.log"))
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def tinyproxy(tmp_path_factory):
+    """tinyproxy with BasicAuth; any CONNECT port allowed (no ConnectPort line)."""
+    exe = need("tinyproxy")
+    d = tmp_path_factory.mktemp("tinyproxy")
+    port = free_port()
+    conf = d / "tinyproxy.conf"
+    conf.write_text("""Port %d
+Listen 127.0.0.1
+Timeout 30
+MaxClients 50
+Allow 127.0.0.1
+BasicAuth %s %s
+LogLevel Info
+LogFile "%s/tinyproxy.log"
+PidFile "%s/tinyproxy.pid"
+""" % (port, TP_USER, TP_PASS, d, d))
+    p = Proc([exe, "-d", "-c", str(conf)], port, str(d / "stdout.log"))
+    yield p
+    p.stop()

@@ -13,8 +13,6 @@ import hashlib
 import os
 import re
 import select
-import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -23,12 +21,10 @@ import time
 
 import pytest
 
-from conftest import free_port, pattern_bytes
+from conftest import (MS_PASS, MS_PASS_URL, MS_USER, TP_PASS, TP_USER, free_port,
+                      pattern_bytes)
 
 SSH_TIMEOUT = 30
-MS_USER, MS_PASS = "bob", "s3cr@t:x y"          # microsocks RFC 1929 login
-MS_PASS_URL = "s3cr%40t%3Ax%20y"
-TP_USER, TP_PASS = "alice", "w0nderland"         # tinyproxy BasicAuth
 HIDDEN = "only-the-proxy-knows.invalid"          # resolvable by nobody but the fake proxies
 
 
@@ -124,103 +120,6 @@ def assert_log_private(srv, *secrets):
             assert not re.search(r"\b%d\b" % s, log), "port %d in the log:\n%s" % (s, log)
         else:
             assert s not in log, "%r in the log:\n%s" % (s, log)
-
-
-class Proc:
-    """A proxy daemon in its own process group, stopped (group and all) at the end."""
-
-    def __init__(self, cmd, port, log_path, cwd=None):
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
-        self.port = port
-        if not wait_for(lambda: listening(port) or self.proc.poll() is not None, 15) or \
-                self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError("%s did not start:\n%s" % (cmd[0], open(log_path).read()))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(10)
-        self.log.close()
-
-
-def need(binary):
-    path = shutil.which(binary) or next(
-        (p for p in ("/usr/sbin/" + binary, "/usr/bin/" + binary) if os.path.exists(p)), None)
-    if path is None:
-        pytest.skip("%s is not installed (scripts/install-deps proxy)" % binary)
-    return path
-
-
-# ---------------------------------------------------------------------------- real proxies
-
-@pytest.fixture(scope="module")
-def dante(tmp_path_factory):
-    """danted, no authentication (its username method checks system accounts)."""
-    exe = need("danted")
-    if os.geteuid() != 0:
-        pytest.skip("danted needs root here (user.privileged)")
-    d = tmp_path_factory.mktemp("dante")
-    port = free_port()
-    conf = d / "danted.conf"
-    conf.write_text("""logoutput: %s/danted.log
-internal: 127.0.0.1 port = %d
-external: 127.0.0.1
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
-socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
-""" % (d, port))
-    p = Proc([exe, "-f", str(conf), "-N", "1", "-p", str(d / "danted.pid")], port,
-             str(d / "stdout.log"))
-    yield p
-    p.stop()
-
-
-@pytest.fixture(scope="module")
-def microsocks(tmp_path_factory):
-    """microsocks with an RFC 1929 login (the password needs %-escapes in a URL)."""
-    exe = need("microsocks")
-    d = tmp_path_factory.mktemp("microsocks")
-    port = free_port()
-    p = Proc([exe, "-i", "127.0.0.1", "-p", str(port), "-u", MS_USER, "-P", MS_PASS], port,
-             str(d / "microsocks.log"))
-    yield p
-    p.stop()
-
-
-@pytest.fixture(scope="module")
-def tinyproxy(tmp_path_factory):
-    """tinyproxy with BasicAuth; any CONNECT port allowed (no ConnectPort line)."""
-    exe = need("tinyproxy")
-    d = tmp_path_factory.mktemp("tinyproxy")
-    port = free_port()
-    conf = d / "tinyproxy.conf"
-    conf.write_text("""Port %d
-Listen 127.0.0.1
-Timeout 30
-MaxClients 50
-Allow 127.0.0.1
-BasicAuth %s %s
-LogLevel Info
-LogFile "%s/tinyproxy.log"
-PidFile "%s/tinyproxy.pid"
-""" % (port, TP_USER, TP_PASS, d, d))
-    p = Proc([exe, "-d", "-c", str(conf)], port, str(d / "stdout.log"))
-    yield p
-    p.stop()
 
 
 def refused_port():
@@ -476,9 +375,16 @@ def recv_exact(s, n):
 
 class FakeProxy:
     """A threaded fake proxy on 127.0.0.1. handle(conn) does the handshake and returns the
-    (host, port) to relay to, or None when it has already misbehaved as planned."""
+    Success to carry out, or None when it has already misbehaved as planned.
 
-    def __init__(self):
+    style says how a success reply goes out when the destination names no behaviour of its
+    own: None, in one send() before the relay; "trickle", one byte per send(), 2 ms apart,
+    while the target may already be talking; "coalesce", together with the target's first
+    bytes in one send() (the proxy waits up to 10 s for them; for targets that speak first)."""
+
+    def __init__(self, style=None):
+        self.style = style
+        self.coalesced = 0  # replies sent together with target bytes
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -500,9 +406,10 @@ class FakeProxy:
         conn.settimeout(20)
         target = None
         try:
-            dest = self.handle(conn)
-            if dest is not None:
-                target = socket.create_connection(("127.0.0.1", dest[1]), timeout=10)
+            ok = self.handle(conn)
+            if ok is not None:
+                target = socket.create_connection((relay_host(ok.host), ok.port), timeout=10)
+                self.answer(conn, target, ok.reply, ok.style or self.style)
                 relay(conn, target)
         except OSError:
             pass
@@ -511,6 +418,21 @@ class FakeProxy:
             if target is not None:
                 target.close()
 
+    def answer(self, conn, target, reply, style):
+        if style == "trickle":
+            trickle(conn, reply)
+        elif style == "coalesce":
+            target.settimeout(10)
+            try:
+                first = target.recv(65536)
+            except socket.timeout:
+                first = b""
+            target.settimeout(20)
+            conn.sendall(reply + first)
+            self.coalesced += bool(first)
+        else:
+            conn.sendall(reply)
+
     def close(self):
         self.closed = True
         try:
@@ -518,6 +440,23 @@ class FakeProxy:
         except OSError:
             pass
         self.sock.close()
+
+
+class Success:
+    """What a fake proxy does after a good handshake: connect to host:port, send reply
+    (in the given style, else the proxy's), relay."""
+
+    def __init__(self, host, port, reply, style=None):
+        self.host, self.port, self.reply, self.style = host, port, reply, style
+
+
+def relay_host(host):
+    """Where a fake proxy connects: a 127.x.y.z address as asked (test_edges' targets are on
+    127.0.0.2), any other address or name to 127.0.0.1, where the other tests' targets are."""
+    parts = host.split(".")
+    if len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts):
+        return host
+    return "127.0.0.1"
 
 
 def relay(a, b):
@@ -560,7 +499,7 @@ BANNER = b"hello-from-proxy\n"
 
 class FakeSocks5(FakeProxy):
     """SOCKS5 without authentication. The destination name picks the behaviour; names it
-    doesn't know (and addresses) are relayed to 127.0.0.1:port like a real proxy."""
+    doesn't know (and addresses) are relayed (see relay_host) like a real proxy."""
 
     def handle(self, conn):
         greet = recv_exact(conn, 2)
@@ -578,10 +517,10 @@ class FakeSocks5(FakeProxy):
         self.requests.append((head[3], host, port))
         behaviour = host.split(".")[0]
         if behaviour == "trickle":
-            trickle(conn, b"\x05\x00\x00\x03\x05proxy\x04\x38")
-            return host, port
+            return Success(host, port, b"\x05\x00\x00\x03\x05proxy\x04\x38", "trickle")
+        if behaviour == "banner":
+            return Success(host, port, OK_REPLY + BANNER, "once")
         plan = {
-            "banner": OK_REPLY + BANNER,
             "truncated": b"\x05\x00\x00\x01\x7f\x00",
             "badver": b"\x04\x5a\x00\x00\x00\x00\x00\x00\x00\x00",
             "atyp": b"\x05\x00\x00\x09\x01\x02\x03\x04\x00\x50",
@@ -594,13 +533,10 @@ class FakeSocks5(FakeProxy):
             return None
         if behaviour in plan:
             conn.sendall(plan[behaviour])
-            if behaviour == "banner":
-                return host, port
             if behaviour not in ("truncated", "ruleset"):  # those close right away
                 hang(conn)
             return None
-        conn.sendall(OK_REPLY)
-        return host, port
+        return Success(host, port, OK_REPLY)
 
 
 class FakeHttp(FakeProxy):
@@ -637,12 +573,12 @@ class FakeHttp(FakeProxy):
                 hang(conn)
             return None
         if behaviour == "trickle":
-            trickle(conn, b"HTTP/1.1 200 Connection established\r\nVia: fake\r\n\r\n")
-        elif behaviour == "banner":
-            conn.sendall(b"HTTP/1.0 200 OK\r\nX: y\r\n\r\n" + BANNER)
-        else:
-            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        return host, int(port)
+            return Success(host, int(port),
+                           b"HTTP/1.1 200 Connection established\r\nVia: fake\r\n\r\n",
+                           "trickle")
+        if behaviour == "banner":
+            return Success(host, int(port), b"HTTP/1.0 200 OK\r\nX: y\r\n\r\n" + BANNER, "once")
+        return Success(host, int(port), b"HTTP/1.1 200 Connection established\r\n\r\n")
 
 
 @pytest.fixture
