@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
+#include "settings.h"
 #include "loop.h"
 #include "ssh/ssh.h"
 #include "worker.h"
@@ -19,6 +21,10 @@ static void channel_link(struct channel_set *cs, struct channel *c)
 		cs->list->prev = c;
 	cs->list = c;
 	cs->count++;
+	if (cs->user)
+		cs->user->channels++;
+	if (c->type->uses_fd)
+		cs->w->fds_used++;
 }
 
 static void channel_unlink(struct channel *c)
@@ -33,6 +39,23 @@ static void channel_unlink(struct channel *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	cs->count--;
+	if (cs->user)
+		cs->user->channels--;
+	if (c->type->uses_fd)
+		cs->w->fds_used--;
+}
+
+/* The budgets an open must fit in; NULL or the refusal text (RESOURCE_SHORTAGE). The
+ * per-session count is the engine's (ssh_config.max_channels = --max-channels). */
+static const char *over_budget(const struct channel_set *cs, const struct chan_type *type)
+{
+	const struct worker *w = cs->w;
+
+	if (cs->user && cs->user->channels >= cs->set->cfg->max_channels_per_user)
+		return "too many channels for this user";
+	if (type->uses_fd && w->fd_limit > 0 && w->fds_used + 1 + w->fd_reserve > w->fd_limit)
+		return "server out of resources";
+	return NULL;
 }
 
 static const struct chan_type *type_find(const struct channel_set *cs, const char *name)
@@ -64,6 +87,11 @@ void channel_open(struct channel_set *cs, const struct ssh_event *ev)
 	}
 	if (cs->w->draining) {
 		refuse_event(cs, ev, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, "server shutting down");
+		return;
+	}
+	const char *over = over_budget(cs, type);
+	if (over != NULL) {
+		refuse_event(cs, ev, SSH_OPEN_RESOURCE_SHORTAGE, over);
 		return;
 	}
 	struct channel *c = xcalloc(1, sizeof(*c));

@@ -25,6 +25,7 @@ struct worker;
 
 struct chan_type {
 	const char *name; /* the CHANNEL_OPEN type string */
+	bool uses_fd;	  /* holds a socket: counted against the process's descriptors */
 	/* Starts a channel: answer now or later with channel_confirm() / channel_refuse().
 	 * data: the type-specific bytes of the request, valid only during the call. */
 	void (*open)(struct channel *c, const uint8_t *data, size_t len);
@@ -60,12 +61,15 @@ struct channel_set {
 	const struct chan_type *const *types; /* NULL-terminated */
 	struct channel *list;		      /* doubly linked through next/prev */
 	unsigned count;
+	unsigned dialing;	  /* outbound connects in progress (types that dial count them) */
+	struct worker_user *user; /* the logged-in key's counts (worker.h); set at login */
 	void (*output)(void *owner); /* output was queued: write it after this pass */
 	void (*empty)(void *owner);  /* the last channel is gone */
 	void *owner;
 };
 
-/* SSH_EV_CHANNEL_OPEN: refuses it (unknown type, shutting down) or hands it to its type. */
+/* SSH_EV_CHANNEL_OPEN: refuses it (unknown type, shutting down, over a channel or descriptor
+ * budget: RESOURCE_SHORTAGE) or hands it to its type. */
 void channel_open(struct channel_set *cs, const struct ssh_event *ev);
 /* SSH_EV_CHANNEL_DATA / EOF / CLOSE / WINDOW for the channel in ev (NULL-safe). */
 void channel_recv_data(struct channel *c, const uint8_t *p, size_t len);

@@ -131,6 +131,7 @@ static void dial_done(void *ctx, const struct outbound_result *r)
 	struct tcpip *t = tcpip_of(c);
 
 	t->dial = NULL;
+	c->set->dialing--;
 	if (r->error) {
 		log_debug("session %llu channel %u: connect failed",
 			  (unsigned long long)channel_session_id(c), ssh_channel_id(c->sch));
@@ -167,11 +168,16 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 			       policy_reason_text(v));
 		return;
 	}
+	if (c->set->dialing >= set->cfg->max_pending_connects) {
+		channel_refuse(c, SSH_OPEN_RESOURCE_SHORTAGE, "too many connects in progress");
+		return;
+	}
 	struct tcpip *t = xcalloc(1, sizeof(*t));
 	t->c = c;
 	c->state = t;
 	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
 	loop_timer_init(&t->linger);
+	c->set->dialing++;
 	t->dial = outbound_start(&w->outbound, set->proxy, req.host, (uint16_t)req.port,
 				 outbound_timeout_ms(set), dial_done, c);
 }
@@ -216,14 +222,18 @@ static void tcpip_release(struct channel *c)
 
 	if (t == NULL)
 		return; /* refused before any state was made */
-	outbound_cancel(t->dial);
-	t->dial = NULL;
+	if (t->dial != NULL) {
+		outbound_cancel(t->dial);
+		t->dial = NULL;
+		c->set->dialing--;
+	}
 	relay_release(&t->relay);
 	loop_timer_stop(channel_worker(c)->loop, &t->linger);
 }
 
 const struct chan_type chan_direct_tcpip = {
 	.name = "direct-tcpip",
+	.uses_fd = true,
 	.open = tcpip_open,
 	.data = tcpip_data,
 	.eof = tcpip_eof_in,

@@ -53,6 +53,16 @@ void config_usage(FILE *out)
 		"                             of ps); the environment variable ALKNET_PROXY also "
 		"works\n"
 		"  --proxy-timeout SECONDS    time to connect through the proxy (default 10)\n"
+		"  --max-startups N|S:R:F     unauthenticated connections: refuse beyond N, or\n"
+		"                             from S on with R %% chance, rising to all at F\n"
+		"                             (default 100:30:1000)\n"
+		"  --per-source-max-startups N  unauthenticated connections per client address\n"
+		"                             (IPv6: per /64; default 10, 0 = no limit)\n"
+		"  --max-channels N           open channels per session (default 1024)\n"
+		"  --max-channels-per-user N  open channels over all sessions of one key\n"
+		"                             (default 4096)\n"
+		"  --max-pending-connects N   tunnel connects in progress per session (default "
+		"128)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -74,6 +84,11 @@ enum {
 	OPT_PROXY,
 	OPT_PROXY_FILE,
 	OPT_PROXY_TIMEOUT,
+	OPT_MAX_STARTUPS,
+	OPT_PER_SOURCE_STARTUPS,
+	OPT_MAX_CHANNELS,
+	OPT_MAX_CHANNELS_USER,
+	OPT_MAX_PENDING,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -91,6 +106,11 @@ static const struct option options[] = {
 	{"proxy", required_argument, NULL, OPT_PROXY},
 	{"proxy-file", required_argument, NULL, OPT_PROXY_FILE},
 	{"proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT},
+	{"max-startups", required_argument, NULL, OPT_MAX_STARTUPS},
+	{"per-source-max-startups", required_argument, NULL, OPT_PER_SOURCE_STARTUPS},
+	{"max-channels", required_argument, NULL, OPT_MAX_CHANNELS},
+	{"max-channels-per-user", required_argument, NULL, OPT_MAX_CHANNELS_USER},
+	{"max-pending-connects", required_argument, NULL, OPT_MAX_PENDING},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -122,6 +142,36 @@ static void config_defaults(struct config *cfg)
 	cfg->drain_timeout_s = 2;
 	cfg->log_level = LOG_INFO;
 	cfg->proxy_timeout_s = 10;
+	cfg->startups_begin = 100;
+	cfg->startups_rate = 30;
+	cfg->startups_full = 1000;
+	cfg->per_source_startups = 10;
+	cfg->max_channels = 1024;
+	cfg->max_channels_per_user = 4096;
+	cfg->max_pending_connects = 128;
+}
+
+/* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
+static int parse_startups(const char *s, struct config *cfg)
+{
+	unsigned a, r, f;
+	char tail;
+
+	if (sscanf(s, "%u:%u:%u%c", &a, &r, &f, &tail) == 3 && a >= 1 && a <= f && r <= 100 &&
+	    f <= 1000000 && strspn(s, "0123456789:") == strlen(s)) {
+		cfg->startups_begin = a;
+		cfg->startups_rate = r;
+		cfg->startups_full = f;
+		return 0;
+	}
+	if (strchr(s, ':') == NULL && parse_uint("max-startups", s, 1, 1000000, &f) == 0) {
+		cfg->startups_begin = cfg->startups_full = f;
+		cfg->startups_rate = 100;
+		return 0;
+	}
+	fprintf(stderr,
+		"alknet: --max-startups: '%s' is not N or start:rate:full (e.g. 10:30:100)\n", s);
+	return -1;
 }
 
 static int config_option(int c, const char *arg, struct config *cfg)
@@ -155,6 +205,19 @@ static int config_option(int c, const char *arg, struct config *cfg)
 		return 0;
 	case OPT_PROXY_TIMEOUT:
 		return parse_uint("proxy-timeout", arg, 1, 3600, &cfg->proxy_timeout_s);
+	case OPT_MAX_STARTUPS:
+		return parse_startups(arg, cfg);
+	case OPT_PER_SOURCE_STARTUPS:
+		return parse_uint("per-source-max-startups", arg, 0, 1000000,
+				  &cfg->per_source_startups);
+	case OPT_MAX_CHANNELS:
+		return parse_uint("max-channels", arg, 1, 65536, &cfg->max_channels);
+	case OPT_MAX_CHANNELS_USER:
+		return parse_uint("max-channels-per-user", arg, 1, 1000000,
+				  &cfg->max_channels_per_user);
+	case OPT_MAX_PENDING:
+		return parse_uint("max-pending-connects", arg, 1, 65536,
+				  &cfg->max_pending_connects);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;

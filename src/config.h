@@ -27,6 +27,13 @@ struct config {
 	char *proxy_file_text;
 	struct proxy_url *proxy; /* parsed; NULL for direct connections */
 	unsigned proxy_timeout_s;
+	/* Unauthenticated connections (OpenSSH's MaxStartups start:rate:full): from `start` on,
+	 * new ones are refused with probability rate %, rising to 100 % at `full`. */
+	unsigned startups_begin, startups_rate, startups_full;
+	unsigned per_source_startups;	/* unauthenticated ones per source block; 0: no limit */
+	unsigned max_channels;		/* open channels per session */
+	unsigned max_channels_per_user; /* over all sessions of one key */
+	unsigned max_pending_connects;	/* connects in progress per session */
 };
 
 enum config_result {

@@ -2,6 +2,7 @@
  * gracefully on SIGTERM/SIGINT. */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 
 #include "auth/authorized_keys.h"
 #include "hostkey.h"
+#include "limits.h"
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
@@ -21,66 +23,9 @@
 #include "ssh/key.h"
 #include "xmalloc.h"
 
-#define SERVER_IP_BUCKETS	  4096
 #define SERVER_ACCEPTS_PER_WAKEUP 64
+#define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
-
-struct ip_count {
-	struct ip_count *next;
-	uint8_t addr[16];
-	uint8_t len;
-	unsigned count;
-};
-
-/* The raw address bytes of a peer (4 or 16). */
-static uint8_t peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
-{
-	if (ss->ss_family == AF_INET) {
-		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-		return 4;
-	}
-	memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	return 16;
-}
-
-static struct ip_count **ip_slot(struct server *srv, const struct sockaddr_storage *ss,
-				 uint8_t key[16], uint8_t *len)
-{
-	*len = peer_key(ss, key);
-	uint32_t h = 2166136261u;
-	for (uint8_t i = 0; i < *len; i++)
-		h = (h ^ key[i]) * 16777619u;
-	struct ip_count **p = &srv->ip_buckets[h % SERVER_IP_BUCKETS];
-	while (*p && ((*p)->len != *len || memcmp((*p)->addr, key, *len) != 0))
-		p = &(*p)->next;
-	return p;
-}
-
-/* Counts one more connection from ss; returns the new count. */
-static unsigned ip_acquire(struct server *srv, const struct sockaddr_storage *ss)
-{
-	uint8_t key[16], len;
-	struct ip_count **p = ip_slot(srv, ss, key, &len);
-
-	if (*p == NULL) {
-		*p = xcalloc(1, sizeof(**p));
-		memcpy((*p)->addr, key, len);
-		(*p)->len = len;
-	}
-	return ++(*p)->count;
-}
-
-static void ip_release(struct server *srv, const struct sockaddr_storage *ss)
-{
-	uint8_t key[16], len;
-	struct ip_count **p = ip_slot(srv, ss, key, &len);
-	struct ip_count *e = *p;
-
-	if (e && --e->count == 0) {
-		*p = e->next;
-		free(e);
-	}
-}
 
 static void session_opened(struct server *srv, struct session *s)
 {
@@ -104,27 +49,53 @@ static void session_closed(void *owner, struct session *s)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	srv->n_sessions--;
-	ip_release(srv, &s->peer);
+	limits_closed(srv->limits, &s->peer, s->logged_in);
 	if (srv->w.draining && srv->n_sessions == 0)
 		loop_stop(srv->w.loop);
 }
 
+static void session_logged_in(void *owner, struct session *s)
+{
+	struct server *srv = owner;
+
+	limits_logged_in(srv->limits, &s->peer);
+}
+
+static const struct session_hooks server_session_hooks = {
+	.logged_in = session_logged_in,
+	.closed = session_closed,
+};
+
+/* One WARN line per SERVER_REFUSE_LOG_MS for refused connections, with how many were refused
+ * since the last line: a flood of connections must not become a flood of log lines. */
+static void log_refused(struct server *srv, const struct sockaddr_storage *peer, const char *reason)
+{
+	uint64_t now = loop_now_ms(srv->w.loop);
+	char addr[64];
+
+	if (srv->refused_log_ms != 0 && now - srv->refused_log_ms < SERVER_REFUSE_LOG_MS) {
+		srv->refused_held++;
+		return;
+	}
+	net_addr_str(peer, addr, sizeof(addr));
+	log_warn("connection refused remote_addr=%s reason=%s suppressed=%u", addr, reason,
+		 srv->refused_held);
+	srv->refused_log_ms = now;
+	srv->refused_held = 0;
+}
+
 static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
 {
-	unsigned limit = srv->cfg->max_connections_per_ip;
+	const char *refused = limits_admit(srv->limits, &srv->w, peer);
 
-	if (ip_acquire(srv, peer) > limit && limit > 0) {
-		char addr[64];
-		net_addr_str(peer, addr, sizeof(addr));
-		log_warn("connection refused remote_addr=%s reason=max-connections-per-ip limit=%u",
-			 addr, limit);
-		ip_release(srv, peer);
+	if (refused != NULL) {
+		log_refused(srv, peer, refused);
 		close(fd);
 		return;
 	}
-	struct session *s = session_new(&srv->set, &srv->w, fd, peer, session_closed, srv);
+	struct session *s = session_new(&srv->set, &srv->w, fd, peer, &server_session_hooks, srv);
 	if (s == NULL) {
-		ip_release(srv, peer);
+		limits_closed(srv->limits, peer, false);
 		return;
 	}
 	session_opened(srv, s);
@@ -293,6 +264,33 @@ static int open_listener(struct server *srv)
 			     srv);
 }
 
+/* Descriptors open now (listener, epoll, signalfd, resolver, stdio), counted once at start. */
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 16;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : n; /* ".", ".." and the directory's own fd */
+}
+
+/* The worker's descriptor budget (worker.h): channels leave fd_reserve free for new clients,
+ * enough for every unauthenticated connection --max-startups allows and a margin. */
+static void init_fd_budget(struct server *srv, long nofile)
+{
+	struct worker *w = &srv->w;
+
+	w->fd_limit = nofile > 0 && nofile < UINT32_MAX ? (unsigned)nofile : 0;
+	w->fds_used = open_fds();
+	w->fd_reserve = srv->cfg->startups_full + 32;
+	if (w->fd_limit > 0 && w->fd_reserve > w->fd_limit / 4)
+		w->fd_reserve = w->fd_limit / 4;
+}
+
 /* The read-only part every session sees (settings.h). */
 static void init_settings(struct server *srv)
 {
@@ -304,6 +302,7 @@ static void init_settings(struct server *srv)
 	set->proxy = srv->cfg->proxy;
 	set->ssh.host_keys = &srv->host_key;
 	set->ssh.n_host_keys = 1;
+	set->ssh.max_channels = srv->cfg->max_channels;
 	/* The engine's defaults, spelled out: the session bounds its output by out_limit. */
 	set->ssh.window = 2 * 1024 * 1024;
 	set->ssh.out_limit = 1024 * 1024;
@@ -331,7 +330,7 @@ int server_init(struct server *srv, const struct config *cfg)
 	    load_authorized_keys(srv, cfg->authorized_keys_path) != 0)
 		return -1;
 	init_settings(srv);
-	srv->ip_buckets = xcalloc(SERVER_IP_BUCKETS, sizeof(*srv->ip_buckets));
+	srv->limits = limits_new(cfg);
 	if (worker_init(&srv->w, &srv->set, SERVER_RESOLVER_THREADS) != 0 ||
 	    setup_signals(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
@@ -340,6 +339,7 @@ int server_init(struct server *srv, const struct config *cfg)
 	if (open_listener(srv) != 0)
 		return -1;
 	long nofile = net_raise_nofile();
+	init_fd_budget(srv, nofile);
 	char fp[SSH_KEY_FP_LEN];
 	ssh_key_fingerprint(srv->host_key, fp);
 	char proxy[300] = "none";
@@ -377,14 +377,7 @@ void server_free(struct server *srv)
 		close(srv->listen_fd);
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);
-	for (size_t i = 0; srv->ip_buckets && i < SERVER_IP_BUCKETS; i++) {
-		while (srv->ip_buckets[i]) {
-			struct ip_count *e = srv->ip_buckets[i];
-			srv->ip_buckets[i] = e->next;
-			free(e);
-		}
-	}
-	free(srv->ip_buckets);
+	limits_free(srv->limits);
 	authkeys_free(srv->authkeys);
 	ssh_key_free(srv->host_key);
 }

@@ -13,7 +13,7 @@
 
 struct session;
 struct authkeys;
-struct ip_count;
+struct limits;
 
 /* The server owns the settings (read-only once the loop runs: settings.h), the one worker
  * (per-loop state: worker.h), the listener, the sessions and the per-address counts. */
@@ -31,7 +31,9 @@ struct server {
 	struct loop_timer accept_retry;
 	struct session *sessions; /* doubly linked through session->next/prev */
 	size_t n_sessions;
-	struct ip_count **ip_buckets;
+	struct limits *limits;
+	uint64_t refused_log_ms;
+	unsigned refused_held;
 	uint64_t accept_warned_ms;
 };
 

@@ -103,7 +103,7 @@ static void session_init_channels(struct session *s)
 }
 
 struct session *session_new(const struct settings *set, struct worker *w, int fd,
-			    const struct sockaddr_storage *peer, session_closed_cb *on_closed,
+			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
 			    void *owner)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
@@ -115,8 +115,9 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 	}
 	s->set = set;
 	s->w = w;
-	s->on_closed = on_closed;
+	s->hooks = hooks;
 	s->owner = owner;
+	w->fds_used++;
 	s->peer = *peer;
 	s->id = ++w->next_session_id;
 	s->start_ms = loop_now_ms(w->loop);
@@ -162,7 +163,10 @@ void session_close(struct session *s, const char *why)
 	log_info("connection closed remote_addr=%s duration=%llu.%llus", s->addr,
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
 	log_debug("session %llu: %s", (unsigned long long)s->id, why);
-	s->on_closed(s->owner, s);
+	worker_user_put(s->w, s->chans.user);
+	s->chans.user = NULL;
+	s->w->fds_used--;
+	s->hooks->closed(s->owner, s);
 	loop_defer(l, session_free_cb, s);
 }
 
@@ -274,6 +278,24 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 	}
 }
 
+/* A login succeeded: logged, the grace timer gives way to the re-key timer, and the key's
+ * channel counts (--max-channels-per-user) start. Before the answer, which frees the
+ * request's user and key. */
+static void login_accepted(struct session *s, const struct ssh_event *ev)
+{
+	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
+
+	ssh_key_fingerprint(ev->key, fp);
+	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept", s->addr,
+		 log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
+	loop_timer_stop(s->w->loop, &s->grace_timer);
+	loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
+	s->tr->quickack = false;
+	s->chans.user = worker_user_get(s->w, fp);
+	s->logged_in = true;
+	s->hooks->logged_in(s->owner, s);
+}
+
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
 	bool known = authkeys_contains(s->set->authkeys, ev->key);
@@ -283,14 +305,7 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 		return;
 	}
 	if (known && ev->sig_ok) {
-		/* Log first: the answer frees the request's user and key. */
-		char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
-		ssh_key_fingerprint(ev->key, fp);
-		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept",
-			 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
-		loop_timer_stop(s->w->loop, &s->grace_timer);
-		loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
-		s->tr->quickack = false;
+		login_accepted(s, ev);
 		ssh_auth_accept(s->ssh);
 		return;
 	}

@@ -3,7 +3,7 @@
  *
  * Ownership: whoever accepts (server.c) creates the session and keeps it on its list; the
  * session owns its transport, its engine and its channels. It frees itself after the loop
- * step in which it closed, and tells its creator through on_closed first. */
+ * step in which it closed, and tells its creator through its hooks first. */
 #ifndef ALKNET_SESSION_H
 #define ALKNET_SESSION_H
 
@@ -20,13 +20,17 @@ struct transport;
 struct worker;
 struct session;
 
-/* The session is closing (the last call that reaches its creator). */
-typedef void session_closed_cb(void *owner, struct session *s);
+/* What a session tells its creator: the login succeeded; the session is closing (the last
+ * call that reaches the creator). */
+struct session_hooks {
+	void (*logged_in)(void *owner, struct session *s);
+	void (*closed)(void *owner, struct session *s);
+};
 
 struct session {
 	const struct settings *set;
 	struct worker *w;
-	session_closed_cb *on_closed;
+	const struct session_hooks *hooks;
 	void *owner;
 	struct session *prev, *next; /* the creator's list */
 	struct transport *tr;
@@ -44,14 +48,15 @@ struct session {
 	bool out_blocked;  /* output was full: channels wait for it to drain */
 	bool closing;	   /* flushing the last bytes before closing */
 	bool flush_queued; /* a write is scheduled for the end of this loop pass */
+	bool logged_in;
 	bool freed;
 };
 
 /* Takes ownership of fd (accepted, non-blocking) and starts the SSH handshake on a plain
- * TCP transport. Returns NULL when the session could not start (fd closed, on_closed not
+ * TCP transport. Returns NULL when the session could not start (fd closed, no hook
  * called). */
 struct session *session_new(const struct settings *set, struct worker *w, int fd,
-			    const struct sockaddr_storage *peer, session_closed_cb *on_closed,
+			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
 			    void *owner);
 /* Server shutdown: sends DISCONNECT, flushes briefly, closes. */
 void session_shutdown(struct session *s);

@@ -1,11 +1,16 @@
 /* One event loop's own state (worker.h). */
 #include "worker.h"
 
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "loop.h"
 #include "resolve.h"
 #include "settings.h"
+#include "xmalloc.h"
+
+#define WORKER_USER_BUCKETS 1024
 
 int worker_init(struct worker *w, const struct settings *set, unsigned resolver_threads)
 {
@@ -19,6 +24,7 @@ int worker_init(struct worker *w, const struct settings *set, unsigned resolver_
 	w->resolver = resolver_new(w->loop, (int)resolver_threads);
 	if (w->resolver == NULL)
 		return -1;
+	w->users = xcalloc(WORKER_USER_BUCKETS, sizeof(*w->users));
 	w->outbound.loop = w->loop;
 	w->outbound.resolver = w->resolver;
 	return 0;
@@ -34,4 +40,46 @@ void worker_free(struct worker *w)
 	w->loop = NULL;
 	ssh_crypto_free(w->crypto); /* after the last session */
 	w->crypto = NULL;
+	for (size_t i = 0; w->users && i < WORKER_USER_BUCKETS; i++) {
+		while (w->users[i]) {
+			struct worker_user *u = w->users[i];
+			w->users[i] = u->next;
+			free(u);
+		}
+	}
+	free(w->users);
+	w->users = NULL;
+}
+
+static struct worker_user **user_slot(struct worker *w, const char *fp)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = fp; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct worker_user **slot = &w->users[h % WORKER_USER_BUCKETS];
+	while (*slot && strcmp((*slot)->fp, fp) != 0)
+		slot = &(*slot)->next;
+	return slot;
+}
+
+struct worker_user *worker_user_get(struct worker *w, const char *fp)
+{
+	struct worker_user **slot = user_slot(w, fp);
+
+	if (*slot == NULL) {
+		*slot = xcalloc(1, sizeof(**slot));
+		snprintf((*slot)->fp, sizeof((*slot)->fp), "%s", fp);
+	}
+	(*slot)->sessions++;
+	return *slot;
+}
+
+void worker_user_put(struct worker *w, struct worker_user *u)
+{
+	if (u == NULL || --u->sessions > 0)
+		return;
+	struct worker_user **slot = user_slot(w, u->fp);
+	*slot = u->next;
+	free(u);
 }

@@ -16,6 +16,17 @@ struct loop;
 struct resolver;
 struct settings;
 
+/* Channels per authorized key, over all its sessions on this loop (--max-channels-per-user). */
+struct worker_user {
+	struct worker_user *next;
+	char fp[64]; /* the key's SHA256 fingerprint */
+	unsigned sessions;
+	unsigned channels;
+};
+
+/* File descriptors: sessions and channel sockets are counted against the process limit, and
+ * channels stop at fd_limit - fd_reserve, so that accepting and authenticating new clients
+ * always has descriptors left (plus the unauthenticated connections' own caps, server.c). */
 struct worker {
 	struct loop *loop;
 	struct resolver *resolver;
@@ -24,8 +35,17 @@ struct worker {
 	struct ssh_config ssh;	      /* the settings' engine config, with this loop's caches */
 	struct ssh_crypto *crypto; /* this loop's libcrypto cache (ssh.h); ssh.crypto points here */
 	uint64_t next_session_id;
-	bool draining; /* shutting down: no new channels */
+	bool draining;		    /* shutting down: no new channels */
+	unsigned fd_limit;	    /* RLIMIT_NOFILE */
+	unsigned fd_reserve;	    /* kept for new clients: channels may not use these */
+	unsigned fds_used;	    /* estimate: those open at start + sessions + channel sockets */
+	struct worker_user **users; /* hash table, WORKER_USER_BUCKETS */
 };
+
+/* The key's entry (made on first use), one more session counted on it. */
+struct worker_user *worker_user_get(struct worker *w, const char *fp);
+/* One session fewer; the entry goes with the last. */
+void worker_user_put(struct worker *w, struct worker_user *u);
 
 /* Makes the loop and the resolver threads. Returns 0, or -1 (errno set). */
 int worker_init(struct worker *w, const struct settings *set, unsigned resolver_threads);

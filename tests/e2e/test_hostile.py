@@ -423,7 +423,10 @@ class Harness:
 
 @pytest.fixture
 def h(server_factory, keys):
-    srv = server_factory("--log-level", "debug", "--login-grace-time", str(GRACE_S))
+    # These peers test the relay and the engine under load, not the channel budgets
+    # (test_budgets.py does): one session here opens 2,000 channels at once.
+    srv = server_factory("--log-level", "debug", "--login-grace-time", str(GRACE_S),
+                         "--max-channels", "4096", "--max-pending-connects", "4096")
     harness = Harness(srv, keys.default)
     yield harness
     harness.close()
@@ -633,7 +636,10 @@ def slow_loris(h, seed, results, stop):
     dropped the connection (seconds after connect) or None."""
     rnd = random.Random(seed)
     t0 = time.time()
-    s = socket.create_connection((h.srv.host, h.srv.port), timeout=10)
+    # Two per source address (127.0.1.x), as from elsewhere on the internet: one address may
+    # hold only --per-source-max-startups (10) unauthenticated connections.
+    s = socket.create_connection((h.srv.host, h.srv.port), timeout=10,
+                                 source_address=("127.0.1.%d" % (seed // 2 + 1), 0))
     payload = CLIENT_BANNER + ssh_packet(kexinit_payload())
     dropped = None
     try:

@@ -48,8 +48,8 @@ static double now_s(void)
 static int dial(int port)
 {
 	const char *src = getenv("SSHFLOOD_SRC");
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct sockaddr_in b = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in b = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -72,7 +72,7 @@ static int pump_until(int fd, struct tc *c, bool (*want)(struct tc *), double de
 				return -1;
 			tc_out_consume(c, (size_t)n);
 		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (now_s() > deadline || poll(&p, 1, 100) == -1)
 			return -1;
 		if (!(p.revents & POLLIN))
@@ -93,7 +93,7 @@ static bool kexed(struct tc *c)
 static uint8_t want_msg;
 static bool got_msg(struct tc *c)
 {
-	struct sbuf m = { 0 };
+	struct sbuf m = {0};
 
 	while (tc_pop(c, &m)) {
 		bool hit = m.len > 0 && m.data[0] == want_msg;
@@ -125,7 +125,7 @@ static int login(int fd, struct tc *c, const char *keyfile, const char *user)
 static void badrsa(struct tc *c, unsigned i)
 {
 	uint8_t e[385], n[384], sig[384];
-	struct sbuf blob = { 0 }, b = { 0 }, s = { 0 };
+	struct sbuf blob = {0}, b = {0}, s = {0};
 
 	RAND_bytes(e, sizeof(e));
 	RAND_bytes(n, sizeof(n));
@@ -161,7 +161,7 @@ static void mismatch(struct tc *c, const struct ssh_key *k)
 static void custom_method(struct tc *c)
 {
 	const char *user = getenv("SSHFLOOD_USER"), *method = getenv("SSHFLOOD_METHOD");
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	sbuf_put_u8(&b, 50);
 	sbuf_put_cstring(&b, user ? user : "flood");
@@ -173,7 +173,7 @@ static void custom_method(struct tc *c)
 /* One message of the mode. */
 static int queue_one(struct tc *c, const char *mode, unsigned i, const struct ssh_key *k)
 {
-	static const uint8_t unknown[] = { 200, 1, 2, 3 };
+	static const uint8_t unknown[] = {200, 1, 2, 3};
 
 	if (strcmp(mode, "unknown") == 0)
 		tc_send(c, unknown, sizeof(unknown));
@@ -208,7 +208,7 @@ static bool send_out(int fd, struct tc *c, double stall_s, bool *closed)
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
 			poll(&p, 1, 50);
 			if (now_s() - since > stall_s)
 				return false;
@@ -227,7 +227,7 @@ static void hold(int fd, double hold_s, bool *closed)
 	double end = now_s() + hold_s;
 
 	while (!*closed && now_s() < end) {
-		struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+		struct pollfd p = {.fd = fd, .events = POLLRDHUP};
 		if (poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			*closed = true;
 	}
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 	const char *mode = argv[2];
 	unsigned count = (unsigned)strtoul(argv[3], NULL, 10);
 	double hold_s = atof(argv[4]);
-	uint8_t seed[32] = { 7 };
+	uint8_t seed[32] = {7};
 	struct ssh_key *k = tc_ed25519_key(seed);
 	struct tc c;
 	int fd = dial(port);
