@@ -97,12 +97,16 @@ static void tcpip_eof(void *ctx)
 	channel_output(c);
 }
 
+/* May queue a WINDOW_ADJUST: the session must write it even if nothing else happens (the
+ * client is waiting for it). */
 static void tcpip_consumed(void *ctx, size_t n)
 {
 	struct channel *c = ctx;
 
-	if (c->sch)
+	if (c->sch && n > 0) {
 		ssh_channel_consumed(channel_ssh(c), c->sch, n);
+		channel_output(c);
+	}
 }
 
 static void tcpip_done(void *ctx)

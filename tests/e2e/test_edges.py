@@ -627,3 +627,54 @@ def test_fake_proxy_reply_styles(server_factory, keys, targets, kind, style):
         assert style != "coalesce" or proxy.coalesced == REPS, proxy.coalesced
     finally:
         proxy.close()
+
+
+def test_upload_to_a_late_reader_completes(server_factory, keys):
+    """A target that reads nothing for 1 s, then everything: the client fills its window,
+    the server buffers what the target doesn't take, and once the target drains that buffer
+    the WINDOW_ADJUST must reach the client although nothing else happens on the session (it
+    once waited for the next client packet, which never came: uploads crawled). 8 MiB, 5
+    uploads, each must finish and arrive intact."""
+    import hashlib
+    import paramiko
+    from conftest import paramiko_transport
+
+    def late_sink(conn):
+        time.sleep(1)
+        h, n = hashlib.sha256(), 0
+        while True:
+            d = conn.recv(262144)
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        conn.sendall(("%s %d\n" % (h.hexdigest(), n)).encode())
+
+    tgt = TcpServer(late_sink, host="127.0.0.2")
+    srv = server_factory()
+    t = paramiko_transport(srv)
+    t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
+    data = os.urandom(8 * MIB)
+    want = "%s %d\n" % (hashlib.sha256(data).hexdigest(), len(data))
+    bad = []
+    for i in range(5):
+        ch = t.open_channel("direct-tcpip", ("127.0.0.2", tgt.port), ("127.0.0.1", 1))
+        ch.settimeout(20)
+        t0 = time.time()
+        try:
+            ch.sendall(data)
+            ch.shutdown_write()
+            got = b""
+            while True:
+                d = ch.recv(4096)
+                if not d:
+                    break
+                got += d
+        except socket.timeout:
+            got = b"timeout"
+        if got.decode(errors="replace") != want:
+            bad.append((i, got[:80], round(time.time() - t0, 1)))
+        ch.close()
+    t.close()
+    tgt.close()
+    assert not bad, bad
