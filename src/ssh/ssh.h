@@ -140,6 +140,8 @@ void ssh_rekey(struct ssh *s);
 
 /* Auth answers for the pending AUTH_REQUEST. accept on a query sends PK_OK; accept on a signed
  * request with sig_ok completes authentication. */
+/* True if the pending AUTH_REQUEST is signed and its signature verifies. */
+bool ssh_auth_verify(struct ssh *s);
 void ssh_auth_accept(struct ssh *s);
 void ssh_auth_reject(struct ssh *s);
 

@@ -134,6 +134,11 @@ bool userauth_recv_request(struct ssh *s, const uint8_t *p, size_t n, struct ssh
 	return true;
 }
 
+bool ssh_auth_verify(struct ssh *s)
+{
+	return s->auth_pending && s->auth_has_sig && s->auth_sig_ok;
+}
+
 void ssh_auth_accept(struct ssh *s)
 {
 	if (!s->auth_pending || s->state == ST_CLOSED)
