@@ -245,11 +245,17 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
 	bool known = authkeys_contains(s->set->authkeys, ev->key);
 
-	if (known && !ev->has_sig) {
+	if (!known) {
+		auth_failed(s, ev->user, ev->method, ev->key);
+		ssh_auth_reject(s->ssh);
+		return;
+	}
+	if (!ev->has_sig) {
 		ssh_auth_accept(s->ssh); /* PK_OK: the client will now sign */
 		return;
 	}
-	if (known && ev->sig_ok) {
+	/* Only a key we know is worth a signature check. */
+	if (ssh_auth_verify(s->ssh)) {
 		/* Log first: the answer frees the request's user and key. */
 		char safe_user[400], fp[SSH_KEY_FP_LEN];
 		ssh_key_fingerprint(ev->key, fp);
