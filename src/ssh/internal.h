@@ -106,13 +106,18 @@ struct ssh {
 	bool ext_info_c;
 	bool ignore_next_kex_packet; /* wrong first_kex_packet_follows guess */
 
-	/* user auth: the pending request */
+	/* user auth: the pending request. A signed one keeps what its signature covers
+	 * (string session_id, then the request up to the signature) followed by the signature,
+	 * both bounded by the packet size, until ssh_auth_verify() checks them once. */
 	bool auth_pending;
 	bool auth_has_sig;
-	bool auth_sig_ok;
+	bool auth_checked; /* ssh_auth_verify() ran for this request ... */
+	bool auth_sig_ok;  /* ... and the signature verified */
 	char *auth_user;
 	char *auth_alg;
 	struct ssh_key *auth_key;
+	struct sbuf auth_signed; /* signed data in [0, auth_sig_off), the signature after */
+	size_t auth_sig_off;
 
 	/* connection */
 	struct ssh_channel **chans;

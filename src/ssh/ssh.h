@@ -63,8 +63,7 @@ struct ssh_event {
 	const char *user;
 	const char *method;
 	const struct ssh_key *key; /* the client's public key */
-	bool has_sig;		   /* false: a query ("would you accept this key?") */
-	bool sig_ok;		   /* has_sig and the signature verified */
+	bool has_sig; /* false: a query ("would you accept this key?"); true: ssh_auth_verify */
 	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
 	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
 	 * the host's channel type to parse; valid like CHANNEL_DATA's data. */
@@ -138,9 +137,17 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text);
 /* Starts a server-initiated key exchange (e.g. after a time limit). No-op if one is running. */
 void ssh_rekey(struct ssh *s);
 
-/* Auth answers for the pending AUTH_REQUEST. accept on a query sends PK_OK; accept on a signed
- * request with sig_ok completes authentication. */
-/* True if the pending AUTH_REQUEST is signed and its signature verifies. */
+/* Answering an AUTH_REQUEST. The engine has checked the key's form and that the algorithm
+ * suits it, but not the signature: a signature check costs a public-key operation, so it is
+ * done only for keys the host knows. In this order:
+ *   1. look ev->key up; unknown: ssh_auth_reject.
+ *   2. a query (!ev->has_sig): ssh_auth_accept sends PK_OK.
+ *   3. signed: ssh_auth_verify; true: ssh_auth_accept completes authentication; false:
+ *      ssh_auth_reject.
+ * ssh_auth_verify checks the pending request's signature over the session id and the request
+ * (RFC 4252 §7) at most once per request (later calls repeat the verdict); false for a query,
+ * or when no request is pending. ssh_auth_accept on a signed request that ssh_auth_verify has
+ * not passed sends USERAUTH_FAILURE, as ssh_auth_reject does. Both answers end the request. */
 bool ssh_auth_verify(struct ssh *s);
 void ssh_auth_accept(struct ssh *s);
 void ssh_auth_reject(struct ssh *s);

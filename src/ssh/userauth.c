@@ -50,27 +50,33 @@ void userauth_clear(struct ssh *s)
 	free(s->auth_user);
 	free(s->auth_alg);
 	ssh_key_free(s->auth_key);
+	sbuf_free(&s->auth_signed);
 	s->auth_user = NULL;
 	s->auth_alg = NULL;
 	s->auth_key = NULL;
+	s->auth_sig_off = 0;
 	s->auth_pending = false;
+	s->auth_has_sig = false;
+	s->auth_checked = false;
+	s->auth_sig_ok = false;
 }
 
-/* Checks the signature of a publickey request: it covers string session_id followed by the
- * request payload up to the signature (RFC 4252 §7). */
-static bool verify_request(struct ssh *s, const uint8_t *p, size_t signed_len, const uint8_t *alg,
-			   size_t alglen, const uint8_t *sig, size_t siglen)
+/* Keeps what a signed publickey request's signature covers, string session_id followed by
+ * the request payload up to the signature (RFC 4252 §7), and the signature, for
+ * ssh_auth_verify(). Both come from one packet, so they are bounded by its size. */
+static void keep_signed(struct ssh *s, const uint8_t *p, size_t signed_len, const uint8_t *sig,
+			size_t siglen)
 {
-	struct sbuf data = {0};
+	struct sbuf *b = &s->auth_signed;
 
-	sbuf_put_string(&data, s->session_id, s->session_id_len);
-	sbuf_put(&data, p, signed_len);
-	bool ok = ssh_key_verify(s->auth_key, (const char *)alg, alglen, sig, siglen, data.data,
-				 data.len) == 0;
-	sbuf_free(&data);
-	return ok;
+	sbuf_put_string(b, s->session_id, s->session_id_len);
+	sbuf_put(b, p, signed_len);
+	s->auth_sig_off = b->len;
+	sbuf_put(b, sig, siglen);
 }
 
+/* A publickey request: the key and algorithm are checked here, the signature only when the
+ * host asks (ssh_auth_verify), after it has looked the key up. */
 static bool recv_publickey(struct ssh *s, struct sreader *r, const uint8_t *p, struct ssh_event *ev)
 {
 	size_t alglen, bloblen, siglen = 0;
@@ -89,14 +95,14 @@ static bool recv_publickey(struct ssh *s, struct sreader *r, const uint8_t *p, s
 	}
 	s->auth_alg = xstrndup((const char *)alg, alglen);
 	s->auth_has_sig = has_sig;
-	s->auth_sig_ok = has_sig && verify_request(s, p, signed_len, alg, alglen, sig, siglen);
+	if (has_sig)
+		keep_signed(s, p, signed_len, sig, siglen);
 	s->auth_pending = true;
 	ev->type = SSH_EV_AUTH_REQUEST;
 	ev->user = s->auth_user;
 	ev->method = "publickey";
 	ev->key = s->auth_key;
 	ev->has_sig = has_sig;
-	ev->sig_ok = s->auth_sig_ok;
 	return true;
 }
 
@@ -134,9 +140,22 @@ bool userauth_recv_request(struct ssh *s, const uint8_t *p, size_t n, struct ssh
 	return true;
 }
 
+/* The signature check, at most once per request: the signed data is dropped afterwards and
+ * the verdict kept for ssh_auth_accept. */
 bool ssh_auth_verify(struct ssh *s)
 {
-	return s->auth_pending && s->auth_has_sig && s->auth_sig_ok;
+	if (!s->auth_pending || !s->auth_has_sig || s->state == ST_CLOSED)
+		return false;
+	if (!s->auth_checked) {
+		const struct sbuf *b = &s->auth_signed;
+		s->auth_checked = true;
+		s->auth_sig_ok = ssh_key_verify(s->auth_key, s->auth_alg, strlen(s->auth_alg),
+						b->data + s->auth_sig_off, b->len - s->auth_sig_off,
+						b->data, s->auth_sig_off) == 0;
+		sbuf_free(&s->auth_signed);
+		s->auth_sig_off = 0;
+	}
+	return s->auth_sig_ok;
 }
 
 void ssh_auth_accept(struct ssh *s)
@@ -150,12 +169,12 @@ void ssh_auth_accept(struct ssh *s)
 		sbuf_put_cstring(b, s->auth_alg);
 		sbuf_put_string(b, blob, bloblen);
 		pkt_end(s);
-	} else if (s->auth_sig_ok) {
+	} else if (s->auth_checked && s->auth_sig_ok) {
 		pkt_begin(s, MSG_USERAUTH_SUCCESS);
 		pkt_end(s);
 		s->state = ST_CONNECTED;
 	} else {
-		send_failure(s);
+		send_failure(s); /* not verified, or did not verify */
 	}
 	userauth_clear(s);
 }

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "engine_pair.h"
+#include "ssh/internal.h"
 #include "ssh/ssh.h"
 
 /* ---- user auth ---- */
@@ -151,7 +152,7 @@ static void test_auth_bad_signature_and_reject(void **state)
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
 	assert_true(ev.has_sig);
-	assert_false(ev.sig_ok);
+	assert_false(ssh_auth_verify(p->s));
 	ssh_auth_accept(p->s); /* even if the caller says yes */
 	assert_false(ssh_authenticated(p->s));
 	s2c(p);
@@ -162,7 +163,7 @@ static void test_auth_bad_signature_and_reject(void **state)
 	tc_auth_signed(&p->c, "alice", user_key, NULL);
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
-	assert_true(ev.sig_ok);
+	assert_true(ssh_auth_verify(p->s));
 	ssh_auth_reject(p->s);
 	assert_false(ssh_authenticated(p->s));
 	s2c(p);
@@ -186,6 +187,75 @@ static void test_auth_bad_signature_and_reject(void **state)
 	sbuf_free(&m);
 	assert_int_equal(p->disconnects, 0);
 	auth_signed_ok(p);
+	pair_free(p);
+}
+
+/* Nothing is verified before the host asks (ssh.h: look the key up, then ssh_auth_verify):
+ * a well-signed request answered with ssh_auth_accept alone is no login; ssh_auth_verify
+ * checks once and then repeats its verdict; it is false for a query and when nothing is
+ * pending; a request the host rejects is never checked. */
+static void test_auth_verify_after_lookup(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+	assert_false(ssh_auth_verify(p->s)); /* nothing pending */
+
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.has_sig);
+	ssh_auth_accept(p->s); /* not verified: FAILURE */
+	assert_false(ssh_authenticated(p->s));
+	assert_false(ssh_auth_verify(p->s)); /* answered: nothing pending */
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* Rejected without a look at the signature. */
+	tc_auth_signed(&p->c, "alice", other_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_false(p->s->auth_checked);
+	assert_true(p->s->auth_signed.len > 0);
+	ssh_auth_reject(p->s);
+	assert_int_equal(p->s->auth_signed.len, 0);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* A query: nothing to verify; accept still sends PK_OK. */
+	tc_auth_query(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_false(ssh_auth_verify(p->s));
+	ssh_auth_accept(p->s);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_PK_OK, &m, &r);
+	sbuf_free(&m);
+
+	/* Verified once: the signed data is dropped and the verdict kept. */
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ssh_auth_verify(p->s));
+	assert_true(p->s->auth_checked);
+	assert_int_equal(p->s->auth_signed.len, 0);
+	assert_true(ssh_auth_verify(p->s));
+	ssh_auth_accept(p->s);
+	assert_true(ssh_authenticated(p->s));
+	s2c(p);
+	expect_msg(p, M_USERAUTH_SUCCESS, &m, &r);
+	sbuf_free(&m);
+	assert_int_equal(p->disconnects, 0);
 	pair_free(p);
 }
 
@@ -311,7 +381,7 @@ static void test_auth_ssh_rsa_refused(void **state)
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
 	assert_true(ev.has_sig);
-	assert_false(ev.sig_ok);
+	assert_false(ssh_auth_verify(p->s));
 	ssh_auth_reject(p->s);
 	s2c(p);
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
@@ -320,7 +390,7 @@ static void test_auth_ssh_rsa_refused(void **state)
 	rsa_signed(p, "rsa-sha2-512", "SHA512");
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
-	assert_true(ev.sig_ok);
+	assert_true(ssh_auth_verify(p->s));
 	ssh_auth_accept(p->s);
 	assert_true(ssh_authenticated(p->s));
 	pair_free(p);
@@ -332,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_auth_none_and_password),
 		cmocka_unit_test(test_service_requests),
 		cmocka_unit_test(test_auth_bad_signature_and_reject),
+		cmocka_unit_test(test_auth_verify_after_lookup),
 		cmocka_unit_test(test_conn_before_auth_disconnects),
 		cmocka_unit_test(test_auth_ssh_rsa_refused),
 	};
