@@ -118,6 +118,8 @@ struct ssh {
 	struct ssh_key *auth_key;
 	struct sbuf auth_signed; /* signed data in [0, auth_sig_off), the signature after */
 	size_t auth_sig_off;
+	uint32_t auth_requests; /* USERAUTH_REQUESTs so far */
+	struct sbuf auth_who;	/* string user, string service of the first: they may not change */
 
 	/* connection */
 	struct ssh_channel **chans;
@@ -164,7 +166,8 @@ void kex_free(struct kex *k);
 /* userauth.c */
 void userauth_recv_service_request(struct ssh *s, const uint8_t *p, size_t n);
 bool userauth_recv_request(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev);
-void userauth_clear(struct ssh *s);
+/* Frees the pending request and what the first request fixed. */
+void userauth_free(struct ssh *s);
 
 /* conn.c */
 bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev);

@@ -43,7 +43,7 @@ enum ssh_event_type {
 	SSH_EV_NONE = 0,
 	SSH_EV_KEX_DONE = 1,	 /* a key exchange finished; channel data may flow again */
 	SSH_EV_AUTH_REQUEST = 2, /* answer with ssh_auth_accept / ssh_auth_reject */
-	SSH_EV_AUTH_REFUSED = 3, /* a non-publickey method was refused (already answered) */
+	SSH_EV_AUTH_REFUSED = 3, /* the engine refused a request itself (already answered) */
 	SSH_EV_CHANNEL_OPEN = 4, /* answer with ssh_channel_confirm / ssh_channel_refuse */
 	SSH_EV_CHANNEL_DATA = 5, /* data/len valid until the next engine call */
 	SSH_EV_CHANNEL_EOF = 6,
@@ -59,7 +59,15 @@ struct ssh_event {
 	/* CHANNEL_DATA */
 	const uint8_t *data;
 	size_t len;
-	/* AUTH_REQUEST / AUTH_REFUSED */
+	/* AUTH_REQUEST / AUTH_REFUSED. AUTH_REFUSED is an attempt the host should count and log
+	 * like a rejected key: a method other than publickey, "none" (except as the first
+	 * request: the client's opening question, which OpenSSH doesn't count), a user name too
+	 * long or with a NUL, a service other than ssh-connection, a key the engine can't take
+	 * (unknown type, malformed, out of bounds), an algorithm its key can't use, or a
+	 * malformed request, after which the session ends (a DISCONNECT event follows). user and
+	 * method are as received, cut short, "(invalid)" if they hold a NUL; text is a short
+	 * reason ("none", "wrong service", "malformed", "algorithm mismatch", "key refused",
+	 * ...). A request naming another user or service than the first one ends the session. */
 	const char *user;
 	const char *method;
 	const struct ssh_key *key; /* the client's public key */
@@ -72,7 +80,8 @@ struct ssh_event {
 	size_t type_len;
 	/* GLOBAL_REQUEST */
 	const char *name;
-	/* DISCONNECT: reason and a short text; peer true if the peer sent it */
+	/* DISCONNECT: reason and a short text; peer true if the peer sent it (text also for
+	 * AUTH_REFUSED) */
 	uint32_t reason;
 	const char *text;
 	bool peer;

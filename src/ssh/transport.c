@@ -50,7 +50,7 @@ void ssh_free(struct ssh *s)
 	if (s == NULL)
 		return;
 	conn_free_all(s);
-	userauth_clear(s);
+	userauth_free(s);
 	kex_free(s->kex);
 	cipher_free(s->rx);
 	cipher_free(s->tx);

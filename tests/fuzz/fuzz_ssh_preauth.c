@@ -46,7 +46,7 @@ static bool drain(struct ssh *s)
 			FUZZ_CHECK(!ssh_auth_verify(s)); /* answered: nothing pending */
 			break;
 		case SSH_EV_AUTH_REFUSED:
-			FUZZ_CHECK(ev.user != NULL && ev.method != NULL);
+			FUZZ_CHECK(ev.user != NULL && ev.method != NULL && ev.text != NULL);
 			break;
 		case SSH_EV_CHANNEL_OPEN:
 			/* Unreachable before authentication; answered anyway. */

@@ -172,7 +172,7 @@ static void on_event(struct fz *f, struct ssh_event *ev)
 		}
 		break;
 	case SSH_EV_AUTH_REFUSED:
-		FUZZ_CHECK(ev->user != NULL && ev->method != NULL);
+		FUZZ_CHECK(ev->user != NULL && ev->method != NULL && ev->text != NULL);
 		FUZZ_CHECK(!ssh_authenticated(s));
 		break;
 	case SSH_EV_CHANNEL_OPEN:
