@@ -179,7 +179,8 @@ void conn_after_kex(struct ssh *s);
 /* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL; cr is
  * the session's ssh_config.crypto (NULL: an uncached context). */
 EVP_PKEY *key_raw_public(struct ssh_crypto *cr, bool x25519, const uint8_t *p, size_t n);
-/* key.c: ssh_key_from_blob with the session's libcrypto cache (NULL allowed). */
+/* key.c: a client's public key from its USERAUTH_REQUEST blob: ssh_key_from_blob with the
+ * session's libcrypto cache (NULL allowed), and stricter: RSA needs at least 2048 bits. */
 int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out);
 
 #endif
