@@ -56,6 +56,12 @@ enum ssh_state {
 #define SSH_MAX_VERSION_LINE   255
 #define SSH_IN_CHUNK	       (64 * 1024)
 #define SSH_DEFERRED_LIMIT     (256 * 1024)
+/* Packets a client may send before it is authenticated, the key exchange's included (3 for
+ * the first one): a login takes about 10 (paramiko asks for the service before each of its
+ * attempts), and the host disconnects after --max-auth-attempts failures anyway. This bounds
+ * what an unauthenticated client can make us do: IGNOREs, UNIMPLEMENTED-earning unknown
+ * messages, SERVICE_REQUESTs, re-keys (an X25519 and a host key signature each). */
+#define SSH_MAX_PREAUTH_MESSAGES 64
 
 struct kex;
 struct pkt_cipher;

@@ -562,6 +562,11 @@ bool ssh_next_event(struct ssh *s, struct ssh_event *ev)
 			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "empty packet");
 			continue;
 		}
+		if (s->state != ST_CONNECTED && s->rx_packets > SSH_MAX_PREAUTH_MESSAGES) {
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR,
+				 "too many messages before authentication");
+			continue;
+		}
 		if (dispatch(s, p, n, ev))
 			return true;
 	}
