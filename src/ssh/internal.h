@@ -161,8 +161,8 @@ const char *scratch_str(struct ssh *s, const uint8_t *p, size_t n);
 void kex_send_kexinit(struct ssh *s);
 void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n);
 void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n);
-/* Returns true when this NEWKEYS finished a key exchange. */
-bool kex_recv_newkeys(struct ssh *s);
+/* Returns true when this NEWKEYS (n bytes of payload) finished a key exchange. */
+bool kex_recv_newkeys(struct ssh *s, size_t n);
 bool kex_peer_in_kex(const struct ssh *s);
 /* True between sending our KEXINIT and our NEWKEYS: only kex messages may be sent. */
 bool kex_tx_blocked(const struct ssh *s);

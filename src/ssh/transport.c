@@ -471,7 +471,12 @@ static bool dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event
 	case MSG_IGNORE:
 	case MSG_DEBUG:
 	case MSG_UNIMPLEMENTED:
+		return false;
 	case MSG_EXT_INFO:
+		/* We don't offer ext-info-s, so a client may not send one (RFC 8308 §2.2): it is
+		 * answered like an unknown message, as OpenSSH answers an EXT_INFO it doesn't
+		 * expect (kex.c kex_protocol_error, dispatch.c dispatch_protocol_error). */
+		send_unimplemented(s);
 		return false;
 	case MSG_KEXINIT:
 		kex_recv_kexinit(s, p, n);
@@ -480,7 +485,7 @@ static bool dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event
 		kex_recv_ecdh_init(s, p, n);
 		return false;
 	case MSG_NEWKEYS:
-		if (!kex_recv_newkeys(s))
+		if (!kex_recv_newkeys(s, n))
 			return false;
 		ev->type = SSH_EV_KEX_DONE;
 		return true;

@@ -29,7 +29,11 @@ void userauth_recv_service_request(struct ssh *s, const uint8_t *p, size_t n)
 	}
 	sreader_init(&r, p + 1, n - 1);
 	const uint8_t *name = sreader_string(&r, &len);
-	if (r.err || !sreader_string_eq(name, len, "ssh-userauth")) {
+	if (!sreader_end(&r)) { /* OpenSSH: sshpkt_get_end in input_service_request */
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad SERVICE_REQUEST");
+		return;
+	}
+	if (!sreader_string_eq(name, len, "ssh-userauth")) {
 		ssh_fail(s, SSH_DISCONNECT_SERVICE_NOT_AVAILABLE, "service not available");
 		return;
 	}

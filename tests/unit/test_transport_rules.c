@@ -1,6 +1,7 @@
 /* Unit tests for the transport's rules against hostile or sloppy clients (src/ssh/transport.c
  * and kex.c; test_transport.c has framing, tampering and limits): the budget of messages
- * before authentication. Driven in memory by the test client (sshtest_client.h) through the
+ * before authentication, bytes after the last field of a transport or key exchange message,
+ * and the client's EXT_INFO. Driven in memory by the test client (sshtest_client.h) through the
  * engine_pair.h harness. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,12 +124,143 @@ static void test_no_budget_after_auth(void **state)
 	pair_free(p);
 }
 
+/* ---- trailing bytes (OpenSSH: sshpkt_get_end) ---- */
+
+/* Appends a plaintext packet (8-byte blocks, zero padding) carrying payload. */
+static void plain_packet(struct sbuf *out, const uint8_t *payload, size_t n)
+{
+	size_t pad = 8 - (5 + n) % 8;
+
+	if (pad < 4)
+		pad += 8;
+	sbuf_put_u32(out, (uint32_t)(1 + n + pad));
+	sbuf_put_u8(out, (uint8_t)pad);
+	sbuf_put(out, payload, n);
+	memset(sbuf_append_space(out, pad), 0, pad);
+}
+
+/* The client's first KEXINIT, with `extra` bytes after its last field. */
+static struct pair *kexinit_with_extra(size_t extra)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf payload = {0};
+	struct tc *c = &p->c;
+
+	tc_start(c); /* version line, then the KEXINIT packet */
+	const uint8_t *nl = memchr(c->out.data, '\n', c->out.len);
+	assert_non_null(nl);
+	c->out.len = (size_t)(nl - c->out.data) + 1;
+	sbuf_put(&payload, c->i_c.data, c->i_c.len);
+	memset(sbuf_append_space(&payload, extra), 0, extra);
+	plain_packet(&c->out, payload.data, payload.len);
+	sbuf_free(&payload);
+	return p;
+}
+
+static void test_kexinit_trailing_bytes(void **state)
+{
+	(void)state;
+	struct pair *p = kexinit_with_extra(0); /* the rebuilt packet is fine as it is */
+	run(p);
+	assert_int_equal(p->c.kex_count, 1);
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
+
+	p = kexinit_with_extra(1);
+	p->client_err_ok = true;
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_string_equal(p->disc_text, "bad KEXINIT");
+	pair_free(p);
+}
+
+/* The client's NEWKEYS with a byte after the message number. */
+static void test_newkeys_trailing_bytes(void **state)
+{
+	static const uint8_t newkeys[] = {21, 0};
+	struct pair *p = pair_new(NULL, NULL);
+	(void)state;
+
+	tc_start(&p->c);
+	s2c(p);		   /* banner, KEXINIT: the client sends KEX_ECDH_INIT */
+	c2s_chunked(p, 0); /* the engine answers with KEX_ECDH_REPLY and NEWKEYS */
+	s2c(p);		   /* the client's NEWKEYS, in the clear, is all it has to send */
+	assert_int_equal(p->c.kex_count, 1);
+	sbuf_reset(&p->c.out);
+	plain_packet(&p->c.out, newkeys, sizeof(newkeys));
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_string_equal(p->disc_text, "bad NEWKEYS");
+	pair_free(p);
+}
+
+static void test_service_request_trailing_bytes(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf b = {0};
+	(void)state;
+
+	handshake(p);
+	sbuf_put_u8(&b, 5);
+	sbuf_put_cstring(&b, "ssh-userauth");
+	sbuf_put_u8(&b, 0);
+	tc_send_sbuf(&p->c, &b);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_string_equal(p->disc_text, "bad SERVICE_REQUEST");
+	pair_free(p);
+
+	/* Cut short: the same. */
+	p = pair_new(NULL, NULL);
+	handshake(p);
+	static const uint8_t cut[] = {5, 0, 0, 0, 12, 's', 's', 'h'};
+	tc_send(&p->c, cut, sizeof(cut));
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	pair_free(p);
+}
+
+/* ---- the client's EXT_INFO ---- */
+
+/* We don't offer ext-info-s, so a client's EXT_INFO is answered like an unknown message,
+ * before and after authentication. */
+static void test_client_ext_info_unimplemented(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf b = {0}, m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	for (int i = 0; i < 2; i++) {
+		uint32_t seq = p->c.tx_seq;
+		sbuf_put_u8(&b, 7);
+		sbuf_put_u32(&b, 1);
+		sbuf_put_cstring(&b, "ext-info-in-auth@openssh.com");
+		sbuf_put_cstring(&b, "0");
+		tc_send_sbuf(&p->c, &b);
+		run(p);
+		expect_msg(p, M_UNIMPLEMENTED, &m, &r);
+		assert_int_equal(sreader_u32(&r), seq);
+		sbuf_free(&m);
+		expect_no_msg(p);
+		if (i == 0)
+			authenticate(p);
+	}
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_preauth_budget),
 		cmocka_unit_test(test_preauth_budget_counts_kex),
 		cmocka_unit_test(test_no_budget_after_auth),
+		cmocka_unit_test(test_kexinit_trailing_bytes),
+		cmocka_unit_test(test_newkeys_trailing_bytes),
+		cmocka_unit_test(test_service_request_trailing_bytes),
+		cmocka_unit_test(test_client_ext_info_unimplemented),
 	};
 
 	if (pair_globals_init() != 0)
