@@ -132,6 +132,7 @@ struct ssh {
 	uint32_t n_chans; /* slots in chans */
 	uint32_t open_chans;
 	struct ssh_channel *dead_chan; /* freed at the next engine call */
+	uint32_t unopened_closes;      /* closed before confirmed, CLOSE event not yet reported */
 
 	/* event strings */
 	struct sbuf scratch;
@@ -181,6 +182,9 @@ void conn_free_all(struct ssh *s);
 void conn_reap(struct ssh *s);
 /* After a key exchange: sends the window adjustments held back during it. */
 void conn_after_kex(struct ssh *s);
+/* The CHANNEL_CLOSE event of a channel closed before it was confirmed, if there is one
+ * (ssh_channel_close). */
+bool conn_report_unopened(struct ssh *s, struct ssh_event *ev);
 
 /* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL; cr is
  * the session's ssh_config.crypto (NULL: an uncached context). */

@@ -187,7 +187,9 @@ size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data
  * grant the client grows by n, sent as WINDOW_ADJUST in batches. */
 void ssh_channel_consumed(struct ssh *s, struct ssh_channel *ch, size_t n);
 void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch);
-/* Sends CLOSE; the channel stays until the peer's CLOSE arrives (SSH_EV_CHANNEL_CLOSE). */
+/* Sends CLOSE; the channel stays until the peer's CLOSE arrives (SSH_EV_CHANNEL_CLOSE). On a
+ * channel not yet confirmed it sends OPEN_FAILURE instead (the client doesn't know the channel
+ * yet), and the next ssh_next_event reports SSH_EV_CHANNEL_CLOSE for it. */
 void ssh_channel_close(struct ssh *s, struct ssh_channel *ch);
 
 /* Banner we send, e.g. "SSH-2.0-alknet_0.1.0". */

@@ -542,6 +542,8 @@ bool ssh_next_event(struct ssh *s, struct ssh_event *ev)
 	for (;;) {
 		if (s->state == ST_CLOSED)
 			return report_disconnect(s, ev);
+		if (s->unopened_closes > 0 && conn_report_unopened(s, ev))
+			return true;
 		if (s->auth_pending)
 			return false;
 		if (s->kex_bytes > s->cfg.rekey_bytes)
