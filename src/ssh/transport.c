@@ -314,7 +314,8 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text)
 }
 
 /* Reads the client's identification line (RFC 4253 §4.2). Only the server may send other lines
- * first, so anything else is a protocol mismatch. Returns 1 done, 0 need more, -1 failed. */
+ * first (OpenSSH's sshd refuses them too), so anything else is a protocol mismatch. Returns 1
+ * done, 0 need more, -1 failed. */
 static int read_version(struct ssh *s)
 {
 	size_t avail = s->in.len - s->in_off;
@@ -347,9 +348,14 @@ static int read_version(struct ssh *s)
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED, "SSH-2.0 required");
 		return -1;
 	}
-	if (memchr(p, '\0', len) != NULL) {
-		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad identification line");
-		return -1;
+	/* RFC 4253 §4.2: printable US-ASCII (and spaces before the comments). OpenSSH's sshd
+	 * refuses only NUL and a CR that doesn't end the line; we refuse every control
+	 * character and every byte over 0x7e, which could only garble the logs. */
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] > 0x7e) {
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad identification line");
+			return -1;
+		}
 	}
 	s->client_version = xstrndup((const char *)p, len);
 	s->in_off += (size_t)(nl - p) + 1;

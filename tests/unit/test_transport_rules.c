@@ -1,8 +1,8 @@
 /* Unit tests for the transport's rules against hostile or sloppy clients (src/ssh/transport.c
  * and kex.c; test_transport.c has framing, tampering and limits): the budget of messages
  * before authentication, bytes after the last field of a transport or key exchange message,
- * and the client's EXT_INFO. Driven in memory by the test client (sshtest_client.h) through the
- * engine_pair.h harness. */
+ * the client's EXT_INFO, and the characters of the identification line. Driven in memory by the
+ * test client (sshtest_client.h) through the engine_pair.h harness. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +251,45 @@ static void test_client_ext_info_unimplemented(void **state)
 	pair_free(p);
 }
 
+/* ---- identification line characters ---- */
+
+static void check_version_line(const char *line, size_t n, bool ok)
+{
+	struct pair *p = pair_new(NULL, NULL);
+
+	p->client_err_ok = true;
+	sbuf_put(&p->c.out, line, n);
+	feed(p);
+	drain(p);
+	if (ok) {
+		assert_int_equal(p->disconnects, 0);
+		assert_int_equal(p->s->state, ST_KEX);
+	} else {
+		expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+		assert_string_equal(p->disc_text, "bad identification line");
+	}
+	pair_free(p);
+}
+
+#define VERSION_LINE(s, ok) check_version_line(s, sizeof(s) - 1, ok)
+
+/* Printable US-ASCII only (RFC 4253 §4.2): no control characters, no bytes over 0x7e. */
+static void test_version_line_characters(void **state)
+{
+	(void)state;
+	VERSION_LINE("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3 ~!\"#$%&'()*+,./:;<=>?@[\\]^_`{|}\r\n",
+		     true);
+	VERSION_LINE("SSH-2.0-a\tb\r\n", false);
+	VERSION_LINE("SSH-2.0-x\x1b[2J\r\n", false);
+	VERSION_LINE("SSH-2.0-caf\xc3\xa9\r\n", false);
+	VERSION_LINE("SSH-2.0-a\rb\r\n", false);
+	VERSION_LINE("SSH-2.0-a\r\r\n", false);
+	VERSION_LINE("SSH-2.0-a\x7f\r\n", false);
+	VERSION_LINE("SSH-2.0-a\x01\n", false);
+	VERSION_LINE("SSH-2.0-a\0b\r\n", false);
+	VERSION_LINE("SSH-2.0-a\x80\n", false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_newkeys_trailing_bytes),
 		cmocka_unit_test(test_service_request_trailing_bytes),
 		cmocka_unit_test(test_client_ext_info_unimplemented),
+		cmocka_unit_test(test_version_line_characters),
 	};
 
 	if (pair_globals_init() != 0)
