@@ -97,6 +97,7 @@ struct ssh {
 	struct sbuf out;
 	size_t out_off;
 	uint32_t tx_seq;
+	bool tx_exhausted; /* tx_seq wrapped where it may not: nothing more is sent */
 	struct pkt_cipher *tx;
 	struct sbuf deferred; /* payloads held back while our KEXINIT is outstanding */
 	struct sbuf *pkt_buf; /* where the packet under construction lives */

@@ -216,6 +216,18 @@ size_t transport_packet_size(const struct ssh *s, size_t payload)
 	return 5 + payload + pad_len(s, payload) + cipher_tag_len(s->tx);
 }
 
+/* Whether a sequence number may wrap around to 0 (RFC 4253 §6.4 says it does). Not during the
+ * first key exchange, where only a peer shifting the numbers with extra packets (Terrapin,
+ * CVE-2023-48795) could make it wrap: OpenSSH ends the session there too (packet.c:
+ * "sequence number wrapped during initial key exchange"). Not under strict KEX either: the
+ * numbers restart at every NEWKEYS, so a wrap means 2^32 packets under one set of keys, and
+ * chacha20-poly1305 uses the number as its nonce. After a first exchange without strict KEX
+ * the number wraps on as the RFC says (OpenSSH logs "seqnr wraps around" and goes on). */
+static bool seq_wrap_fatal(const struct ssh *s)
+{
+	return s->state <= ST_KEX || s->strict_kex;
+}
+
 /* Pads and seals, in place, the packet whose payload is out.data[start + 5 ..][0..payload);
  * the room for padding and tag must be there. Returns the packet's size on the wire, or 0
  * if encryption failed (the session has been failed). */
@@ -234,7 +246,10 @@ size_t transport_seal_at(struct ssh *s, size_t start, size_t payload)
 		ssh_fail(s, SSH_DISCONNECT_BY_APPLICATION, "encryption failed");
 		return 0;
 	}
-	s->tx_seq++;
+	if (++s->tx_seq == 0 && seq_wrap_fatal(s)) {
+		s->tx_exhausted = true; /* not even a DISCONNECT: it would reuse number 0 */
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "sequence number wrapped");
+	}
 	s->kex_bytes += n + tag_len;
 	return n + tag_len;
 }
@@ -299,7 +314,7 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text)
 {
 	if (s->state == ST_CLOSED)
 		return;
-	if (s->pkt_buf == NULL) {
+	if (s->pkt_buf == NULL && !s->tx_exhausted) {
 		struct sbuf *b = pkt_begin(s, MSG_DISCONNECT);
 		sbuf_put_u32(b, reason);
 		sbuf_put_cstring(b, text);
@@ -408,9 +423,12 @@ static int read_packet(struct ssh *s, uint8_t **payload, size_t *plen)
 	*plen = s->rx_len - padlen - 1;
 	s->in_off += n + tag_len;
 	s->rx_len = 0;
-	s->rx_seq++;
 	s->rx_packets++;
 	s->kex_bytes += n + tag_len;
+	if (++s->rx_seq == 0 && seq_wrap_fatal(s)) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "sequence number wrapped");
+		return -1;
+	}
 	return 1;
 }
 

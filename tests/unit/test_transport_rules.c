@@ -1,7 +1,8 @@
 /* Unit tests for the transport's rules against hostile or sloppy clients (src/ssh/transport.c
  * and kex.c; test_transport.c has framing, tampering and limits): the budget of messages
  * before authentication, bytes after the last field of a transport or key exchange message,
- * the client's EXT_INFO, and the characters of the identification line. Driven in memory by the
+ * the client's EXT_INFO, the characters of the identification line, and sequence number
+ * wraps. Driven in memory by the
  * test client (sshtest_client.h) through the engine_pair.h harness. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +291,104 @@ static void test_version_line_characters(void **state)
 	VERSION_LINE("SSH-2.0-a\x80\n", false);
 }
 
+/* ---- sequence number wraps ---- */
+
+/* The engine's incoming sequence number reaches 2^32 - 1 during the first key exchange:
+ * the packet after it ends the session, with or without strict KEX. */
+static void test_seq_wrap_in_first_kex(void **state)
+{
+	static const char *const kex[] = {TC_KEX_DEFAULT, TC_KEX_NOSTRICT};
+	(void)state;
+
+	for (int i = 0; i < 2; i++) {
+		struct tc_opts o = {.kex = kex[i]};
+		struct pair *p = pair_new(&o, NULL);
+		p->client_err_ok = true;
+		p->s->rx_seq = UINT32_MAX; /* in the clear: nothing else depends on it */
+		tc_start(&p->c);
+		feed(p);
+		expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+		assert_string_equal(p->disc_text, "sequence number wrapped");
+		pair_free(p);
+
+		/* Outgoing: the engine's KEX_ECDH_REPLY takes 2^32 - 1; it sends nothing after. */
+		p = pair_new(&o, NULL);
+		p->client_err_ok = true;
+		p->s->tx_seq = UINT32_MAX;
+		tc_start(&p->c);
+		s2c(p);
+		feed(p);
+		drain(p);
+		assert_int_equal(p->disconnects, 1);
+		assert_string_equal(p->disc_text, "sequence number wrapped");
+		assert_true(ssh_closed(p->s));
+		size_t n;
+		ssh_out_data(p->s, &n);
+		assert_true(n > 0); /* KEX_ECDH_REPLY, and no NEWKEYS, no DISCONNECT */
+		assert_int_equal(tc_input(&p->c, ssh_out_data(p->s, &n), n), 0);
+		assert_int_equal(p->c.kex_count, 0);
+		assert_int_equal(tc_queued(&p->c), 0);
+		pair_free(p);
+	}
+}
+
+/* After the first key exchange: under strict KEX (numbers restart at each NEWKEYS) a wrap is
+ * 2^32 packets under one set of keys and ends the session; without strict KEX the number
+ * wraps on, as RFC 4253 §6.4 says. Both directions. */
+static void check_seq_wrap(bool strict, bool incoming)
+{
+	struct tc_opts o = {.kex = strict ? TC_KEX_DEFAULT : TC_KEX_NOSTRICT};
+	struct pair *p = connected(&o, NULL);
+	struct sbuf m;
+	struct sreader r;
+
+	assert_int_equal(p->c.strict, strict);
+	if (incoming)
+		p->s->rx_seq = p->c.tx_seq = UINT32_MAX;
+	else
+		p->s->tx_seq = p->c.rx_seq = UINT32_MAX;
+	tc_global_request(&p->c, "keepalive@openssh.com", true);
+	feed(p);
+	drain(p);
+	if (!strict) {
+		for (int i = 0; i < 3; i++) {
+			s2c(p);
+			expect_msg(p, M_REQUEST_FAILURE, &m, &r);
+			sbuf_free(&m);
+			tc_global_request(&p->c, "keepalive@openssh.com", true);
+			feed(p);
+			drain(p);
+		}
+		assert_int_equal(p->disconnects, 0);
+		assert_string_equal(p->c.err, "");
+		pair_free(p);
+		return;
+	}
+	if (incoming) {
+		expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	} else {
+		/* The reply takes number 2^32 - 1; nothing can follow it, not even DISCONNECT. */
+		assert_int_equal(p->disconnects, 1);
+		assert_true(ssh_closed(p->s));
+		s2c(p);
+		expect_msg(p, M_REQUEST_FAILURE, &m, &r);
+		sbuf_free(&m);
+		expect_no_msg(p);
+		assert_string_equal(p->c.err, "");
+	}
+	assert_string_equal(p->disc_text, "sequence number wrapped");
+	pair_free(p);
+}
+
+static void test_seq_wrap_after_kex(void **state)
+{
+	(void)state;
+	check_seq_wrap(true, true);
+	check_seq_wrap(true, false);
+	check_seq_wrap(false, true);
+	check_seq_wrap(false, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +400,8 @@ int main(void)
 		cmocka_unit_test(test_service_request_trailing_bytes),
 		cmocka_unit_test(test_client_ext_info_unimplemented),
 		cmocka_unit_test(test_version_line_characters),
+		cmocka_unit_test(test_seq_wrap_in_first_kex),
+		cmocka_unit_test(test_seq_wrap_after_kex),
 	};
 
 	if (pair_globals_init() != 0)
