@@ -138,7 +138,7 @@ struct ssh {
 	/* event strings */
 	struct sbuf scratch;
 	struct sbuf discard; /* packets built after the session ended go here */
-	uint64_t pad_state;  /* cheap generator for padding bytes (they are encrypted) */
+	uint64_t pad_state;  /* cheap generator for encrypted padding (transport_seal_at) */
 
 	/* end of session */
 	uint32_t disc_reason;

@@ -238,8 +238,19 @@ size_t transport_seal_at(struct ssh *s, size_t start, size_t payload)
 	uint8_t *pkt = s->out.data + start;
 	size_t n = 5 + payload + pad;
 
-	for (size_t i = 0; i < pad; i++)
-		pkt[5 + payload + i] = pad_byte(s);
+	if (s->tx == NULL) {
+		/* In the clear (before our first NEWKEYS) anyone on the path reads the padding:
+		 * random bytes, which tell nothing about the generator below. Should RAND_bytes
+		 * fail, zeros tell nothing either. */
+		if (RAND_bytes(pkt + 5 + payload, (int)pad) != 1)
+			memset(pkt + 5 + payload, 0, pad);
+	} else {
+		/* Encrypted, the padding is seen by the peer alone, which has the keys anyway:
+		 * the cheap generator (seeded from RAND_bytes per session) saves a RAND_bytes call
+		 * per packet. Its state never shows on the wire. */
+		for (size_t i = 0; i < pad; i++)
+			pkt[5 + payload + i] = pad_byte(s);
+	}
 	put_u32be(pkt, (uint32_t)(n - 4));
 	pkt[4] = (uint8_t)pad;
 	if (s->tx && cipher_seal(s->tx, s->tx_seq, pkt, n, pkt + n) != 0) {

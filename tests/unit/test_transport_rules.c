@@ -1,8 +1,8 @@
 /* Unit tests for the transport's rules against hostile or sloppy clients (src/ssh/transport.c
  * and kex.c; test_transport.c has framing, tampering and limits): the budget of messages
  * before authentication, bytes after the last field of a transport or key exchange message,
- * the client's EXT_INFO, the characters of the identification line, and sequence number
- * wraps. Driven in memory by the
+ * the client's EXT_INFO, the characters of the identification line, sequence number wraps,
+ * and the padding of packets in the clear. Driven in memory by the
  * test client (sshtest_client.h) through the engine_pair.h harness. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -389,6 +389,133 @@ static void test_seq_wrap_after_kex(void **state)
 	check_seq_wrap(false, false);
 }
 
+/* ---- padding in the clear ---- */
+
+/* Whether bytes b[0..n) can be consecutive outputs of the engine's cheap padding generator
+ * (xorshift64, the low byte of each new state; transport.c pad_byte) from some state: every
+ * output bit is a GF(2)-linear function of the 64 bits of the state, so this solves the
+ * linear system by Gaussian elimination. 12 random bytes fit with probability 2^-32. */
+static bool fits_xorshift(const uint8_t *b, size_t n)
+{
+	uint64_t st[64]; /* st[j]: the state bits whose sum is bit j of the current state */
+	uint64_t rows[8 * 64];
+	uint8_t rhs[8 * 64];
+	size_t m = 0;
+
+	for (int j = 0; j < 64; j++)
+		st[j] = (uint64_t)1 << j;
+	for (size_t i = 0; i < n && m + 8 <= sizeof(rhs); i++) {
+		uint64_t t[64];
+		memcpy(t, st, sizeof(t)); /* x ^= x << 13 */
+		for (int j = 13; j < 64; j++)
+			st[j] = t[j] ^ t[j - 13];
+		memcpy(t, st, sizeof(t)); /* x ^= x >> 7 */
+		for (int j = 0; j + 7 < 64; j++)
+			st[j] = t[j] ^ t[j + 7];
+		memcpy(t, st, sizeof(t)); /* x ^= x << 17 */
+		for (int j = 17; j < 64; j++)
+			st[j] = t[j] ^ t[j - 17];
+		for (int k = 0; k < 8; k++) {
+			rows[m] = st[k];
+			rhs[m++] = (b[i] >> k) & 1;
+		}
+	}
+	size_t rank = 0;
+	for (int col = 0; col < 64 && rank < m; col++) {
+		uint64_t bit = (uint64_t)1 << col;
+		size_t piv = rank;
+		while (piv < m && !(rows[piv] & bit))
+			piv++;
+		if (piv == m)
+			continue;
+		uint64_t tr = rows[piv];
+		uint8_t tb = rhs[piv];
+		rows[piv] = rows[rank];
+		rhs[piv] = rhs[rank];
+		rows[rank] = tr;
+		rhs[rank] = tb;
+		for (size_t i = 0; i < m; i++) {
+			if (i != rank && (rows[i] & bit)) {
+				rows[i] ^= rows[rank];
+				rhs[i] ^= rhs[rank];
+			}
+		}
+		rank++;
+	}
+	for (size_t i = rank; i < m; i++) {
+		if (rhs[i]) /* 0 = 1: no state gives these bytes */
+			return false;
+	}
+	return true;
+}
+
+/* Appends the padding of the plaintext packets at the start of p[0..n) to pad, up to and
+ * including the first one carrying message `last`. Returns how many packets. */
+static int plain_paddings(const uint8_t *p, size_t n, uint8_t last, struct sbuf *pad)
+{
+	size_t off = 0;
+	int count = 0;
+
+	for (;;) {
+		assert_true(off + 6 <= n);
+		uint32_t len = get_u32be(p + off);
+		uint8_t padlen = p[off + 4];
+		assert_true(len >= 8 && len <= n - off - 4 && padlen >= 4 && padlen < len);
+		sbuf_put(pad, p + off + 4 + len - padlen, padlen);
+		count++;
+		if (p[off + 5] == last)
+			return count;
+		off += 4 + len;
+	}
+}
+
+/* The padding of the engine's packets in the clear (KEXINIT, KEX_ECDH_REPLY, NEWKEYS) comes
+ * from RAND_bytes: it fits no xorshift state, where the cheap generator's output always
+ * would. */
+static void test_plaintext_padding_random(void **state)
+{
+	(void)state;
+
+	/* The check itself: it recognises the generator's output, and only that. */
+	uint64_t x = 0x0123456789abcdefULL;
+	uint8_t gen[40];
+	for (size_t i = 0; i < sizeof(gen); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		gen[i] = (uint8_t)x;
+	}
+	assert_true(fits_xorshift(gen, sizeof(gen)));
+	gen[20] ^= 4;
+	assert_false(fits_xorshift(gen, sizeof(gen)));
+
+	for (int run_no = 0; run_no < 3; run_no++) {
+		struct pair *p = pair_new(NULL, NULL);
+		struct sbuf pad = {0};
+		size_t n;
+		const uint8_t *out = ssh_out_data(p->s, &n);
+		const uint8_t *nl = memchr(out, '\n', n);
+
+		assert_non_null(nl);
+		assert_int_equal(plain_paddings(nl + 1, n - (size_t)(nl + 1 - out), 20, &pad), 1);
+		tc_start(&p->c);
+		s2c(p); /* our banner and KEXINIT: the client answers with KEX_ECDH_INIT */
+		feed(p);
+		drain(p);
+		/* KEX_ECDH_REPLY and NEWKEYS in the clear, then EXT_INFO encrypted */
+		out = ssh_out_data(p->s, &n);
+		assert_int_equal(plain_paddings(out, n, 21, &pad), 2);
+		assert_true(pad.len >= 12);
+		if (fits_xorshift(pad.data, pad.len))
+			fail_msg("the padding in the clear (%zu bytes) is the cheap generator's",
+				 pad.len);
+		run(p);
+		assert_int_equal(p->c.kex_count, 1);
+		sbuf_free(&pad);
+		pair_free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_version_line_characters),
 		cmocka_unit_test(test_seq_wrap_in_first_kex),
 		cmocka_unit_test(test_seq_wrap_after_kex),
+		cmocka_unit_test(test_plaintext_padding_random),
 	};
 
 	if (pair_globals_init() != 0)
