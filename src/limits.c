@@ -57,8 +57,7 @@ void limits_free(struct limits *lim)
 
 /* The key of peer for kind: the kind byte, then 4 (IPv4) or 16 / 8 (IPv6 address / block)
  * address bytes. */
-static uint8_t limits_key(const struct sockaddr_storage *ss, enum limits_kind kind,
-			  uint8_t key[17])
+static uint8_t limits_key(const struct sockaddr_storage *ss, enum limits_kind kind, uint8_t key[17])
 {
 	key[0] = (uint8_t)kind;
 	if (ss->ss_family == AF_INET) {
@@ -93,8 +92,8 @@ static unsigned limits_count(struct limits *lim, const struct sockaddr_storage *
 }
 
 /* Adds delta (+1 or -1) to peer's entry of kind. */
-static void limits_add(struct limits *lim, const struct sockaddr_storage *ss,
-		       enum limits_kind kind, int delta)
+static void limits_add(struct limits *lim, const struct sockaddr_storage *ss, enum limits_kind kind,
+		       int delta)
 {
 	uint8_t key[17], len = limits_key(ss, kind, key);
 	struct limits_entry **p = limits_slot(lim, key, len);

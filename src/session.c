@@ -300,11 +300,17 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
 	bool known = authkeys_contains(s->set->authkeys, ev->key);
 
-	if (known && !ev->has_sig) {
+	if (!known) {
+		auth_failed(s, ev->user, ev->method, ev->key);
+		ssh_auth_reject(s->ssh);
+		return;
+	}
+	if (!ev->has_sig) {
 		ssh_auth_accept(s->ssh); /* PK_OK: the client will now sign */
 		return;
 	}
-	if (known && ev->sig_ok) {
+	/* Only a key we know is worth a signature check. */
+	if (ssh_auth_verify(s->ssh)) {
 		login_accepted(s, ev);
 		ssh_auth_accept(s->ssh);
 		return;

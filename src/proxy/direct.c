@@ -133,7 +133,10 @@ static void direct_on_writable(struct loop *l, struct loop_io *io, unsigned even
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1) {
 		soerr = errno;
 	}
-	if (soerr == 0) {
+	/* A refused SYN is ECONNREFUSED; ECONNRESET means the connection was made and the
+	 * target reset it at once (after sending, perhaps): hand it over, so that what it sent
+	 * is still delivered, then the end (sshd refuses the channel instead). */
+	if (soerr == 0 || soerr == ECONNRESET) {
 		direct_finish(c, DIAL_OK);
 		return;
 	}

@@ -148,3 +148,8 @@ size_t sreader_left(const struct sreader *r)
 {
 	return r->err ? 0 : r->len - r->off;
 }
+
+bool sreader_end(const struct sreader *r)
+{
+	return !r->err && r->off == r->len;
+}

@@ -46,6 +46,9 @@ const uint8_t *sreader_bytes(struct sreader *r, size_t n);
 /* True when the string just read equals s exactly. */
 bool sreader_string_eq(const uint8_t *p, size_t len, const char *s);
 size_t sreader_left(const struct sreader *r);
+/* True when the message was read to its last byte without a short read (OpenSSH's
+ * sshpkt_get_end): no field missing, nothing left over. */
+bool sreader_end(const struct sreader *r);
 
 static inline void put_u32be(uint8_t *p, uint32_t v)
 {

@@ -183,7 +183,7 @@ static bool recv_data(struct ssh *s, struct ssh_channel *ch, struct sreader *r, 
 	if (extended)
 		sreader_u32(r);
 	const uint8_t *data = sreader_string(r, &len);
-	if (r->err) {
+	if (!sreader_end(r)) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_DATA");
 		return false;
 	}
@@ -216,13 +216,19 @@ static bool recv_close(struct ssh *s, struct ssh_channel *ch, struct ssh_event *
 	return true;
 }
 
+/* CHANNEL_REQUEST: the request-specific fields after want_reply are the request's own, and
+ * we take no requests, so they are not read. */
 static void recv_channel_request(struct ssh *s, struct ssh_channel *ch, struct sreader *r)
 {
 	size_t len;
 
 	sreader_string(r, &len);
 	bool want_reply = sreader_bool(r);
-	if (!r->err && want_reply && !ch->close_sent) {
+	if (r->err) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_REQUEST");
+		return;
+	}
+	if (want_reply && !ch->close_sent) {
 		struct sbuf *b = pkt_begin(s, MSG_CHANNEL_FAILURE);
 		sbuf_put_u32(b, ch->remote_id);
 		pkt_end(s);
@@ -235,7 +241,10 @@ static bool recv_window_adjust(struct ssh *s, struct ssh_channel *ch, struct sre
 	uint32_t n = sreader_u32(r);
 	uint64_t w = (uint64_t)ch->remote_window + n;
 
-	(void)s;
+	if (!sreader_end(r)) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_WINDOW_ADJUST");
+		return false;
+	}
 	ch->remote_window = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 	if (!ch->window_blocked || n == 0)
 		return false;
@@ -245,15 +254,33 @@ static bool recv_window_adjust(struct ssh *s, struct ssh_channel *ch, struct sre
 	return true;
 }
 
-/* Messages addressed to one of our channels. */
+/* EOF, CLOSE, SUCCESS and FAILURE carry nothing but the channel number (OpenSSH:
+ * sshpkt_get_end in channel_input_ieof, _oclose, _status_confirm). */
+static bool bare_channel_msg_ok(struct ssh *s, uint8_t msg, const struct sreader *r)
+{
+	if ((msg == MSG_CHANNEL_EOF || msg == MSG_CHANNEL_CLOSE || msg == MSG_CHANNEL_SUCCESS ||
+	     msg == MSG_CHANNEL_FAILURE) &&
+	    !sreader_end(r)) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad channel message");
+		return false;
+	}
+	return true;
+}
+
+/* Messages addressed to one of our channels. A channel we haven't confirmed doesn't exist for
+ * the client, which learns our number only from OPEN_CONFIRMATION (RFC 4254 §5.1): a message
+ * for it ends the session like one for a channel that never was (OpenSSH:
+ * channel_from_packet_id, "packet referred to nonexistent channel"). */
 static bool recv_channel_msg(struct ssh *s, uint8_t msg, struct sreader *r, struct ssh_event *ev)
 {
 	struct ssh_channel *ch = chan_get(s, sreader_u32(r));
 
-	if (r->err || ch == NULL || (!ch->confirmed && msg != MSG_CHANNEL_CLOSE)) {
+	if (r->err || ch == NULL || !ch->confirmed) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "message for unknown channel");
 		return false;
 	}
+	if (!bare_channel_msg_ok(s, msg, r))
+		return false;
 	switch (msg) {
 	case MSG_CHANNEL_WINDOW_ADJUST:
 		return recv_window_adjust(s, ch, r, ev);
@@ -313,7 +340,7 @@ bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *
 
 void ssh_channel_confirm(struct ssh *s, struct ssh_channel *ch)
 {
-	if (ch->confirmed || s->state == ST_CLOSED)
+	if (ch->confirmed || ch->close_sent || s->state == ST_CLOSED)
 		return;
 	ch->confirmed = true;
 	ch->local_window = s->cfg.window;
@@ -327,7 +354,7 @@ void ssh_channel_confirm(struct ssh *s, struct ssh_channel *ch)
 
 void ssh_channel_refuse(struct ssh *s, struct ssh_channel *ch, uint32_t reason, const char *text)
 {
-	if (ch->confirmed)
+	if (ch->confirmed || ch->close_sent)
 		return;
 	send_open_failure(s, ch->remote_id, reason, text);
 	chan_free(s, ch);
@@ -441,11 +468,40 @@ void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch)
 	pkt_end(s);
 }
 
+/* Closing a channel the client has not seen confirmed: CLOSE would name a channel it doesn't
+ * know, so the open is answered with OPEN_FAILURE instead, and since no CLOSE will come back,
+ * the engine reports the channel closed itself, at the next ssh_next_event
+ * (conn_report_unopened). */
+static void close_unopened(struct ssh *s, struct ssh_channel *ch)
+{
+	send_open_failure(s, ch->remote_id, SSH_OPEN_CONNECT_FAILED, "channel closed");
+	s->unopened_closes++;
+}
+
+bool conn_report_unopened(struct ssh *s, struct ssh_event *ev)
+{
+	for (uint32_t i = 0; i < s->n_chans && s->unopened_closes > 0; i++) {
+		struct ssh_channel *ch = s->chans[i];
+		if (ch != NULL && !ch->confirmed && ch->close_sent) {
+			s->unopened_closes--;
+			s->dead_chan = ch;
+			ev->type = SSH_EV_CHANNEL_CLOSE;
+			ev->ch = ch;
+			return true;
+		}
+	}
+	return false;
+}
+
 void ssh_channel_close(struct ssh *s, struct ssh_channel *ch)
 {
 	if (ch->close_sent)
 		return;
 	ch->close_sent = true;
+	if (!ch->confirmed) {
+		close_unopened(s, ch);
+		return;
+	}
 	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_CLOSE);
 	sbuf_put_u32(b, ch->remote_id);
 	pkt_end(s);

@@ -56,6 +56,12 @@ enum ssh_state {
 #define SSH_MAX_VERSION_LINE   255
 #define SSH_IN_CHUNK	       (64 * 1024)
 #define SSH_DEFERRED_LIMIT     (256 * 1024)
+/* Packets a client may send before it is authenticated, the key exchange's included (3 for
+ * the first one): a login takes about 10 (paramiko asks for the service before each of its
+ * attempts), and the host disconnects after --max-auth-attempts failures anyway. This bounds
+ * what an unauthenticated client can make us do: IGNOREs, UNIMPLEMENTED-earning unknown
+ * messages, SERVICE_REQUESTs, re-keys (an X25519 and a host key signature each). */
+#define SSH_MAX_PREAUTH_MESSAGES 64
 
 struct kex;
 struct pkt_cipher;
@@ -91,6 +97,7 @@ struct ssh {
 	struct sbuf out;
 	size_t out_off;
 	uint32_t tx_seq;
+	bool tx_exhausted; /* tx_seq wrapped where it may not: nothing more is sent */
 	struct pkt_cipher *tx;
 	struct sbuf deferred; /* payloads held back while our KEXINIT is outstanding */
 	struct sbuf *pkt_buf; /* where the packet under construction lives */
@@ -106,24 +113,32 @@ struct ssh {
 	bool ext_info_c;
 	bool ignore_next_kex_packet; /* wrong first_kex_packet_follows guess */
 
-	/* user auth: the pending request */
+	/* user auth: the pending request. A signed one keeps what its signature covers
+	 * (string session_id, then the request up to the signature) followed by the signature,
+	 * both bounded by the packet size, until ssh_auth_verify() checks them once. */
 	bool auth_pending;
 	bool auth_has_sig;
-	bool auth_sig_ok;
+	bool auth_checked; /* ssh_auth_verify() ran for this request ... */
+	bool auth_sig_ok;  /* ... and the signature verified */
 	char *auth_user;
 	char *auth_alg;
 	struct ssh_key *auth_key;
+	struct sbuf auth_signed; /* signed data in [0, auth_sig_off), the signature after */
+	size_t auth_sig_off;
+	uint32_t auth_requests; /* USERAUTH_REQUESTs so far */
+	struct sbuf auth_who;	/* string user, string service of the first: they may not change */
 
 	/* connection */
 	struct ssh_channel **chans;
 	uint32_t n_chans; /* slots in chans */
 	uint32_t open_chans;
 	struct ssh_channel *dead_chan; /* freed at the next engine call */
+	uint32_t unopened_closes;      /* closed before confirmed, CLOSE event not yet reported */
 
 	/* event strings */
 	struct sbuf scratch;
 	struct sbuf discard; /* packets built after the session ended go here */
-	uint64_t pad_state;  /* cheap generator for padding bytes (they are encrypted) */
+	uint64_t pad_state;  /* cheap generator for encrypted padding (transport_seal_at) */
 
 	/* end of session */
 	uint32_t disc_reason;
@@ -148,8 +163,8 @@ const char *scratch_str(struct ssh *s, const uint8_t *p, size_t n);
 void kex_send_kexinit(struct ssh *s);
 void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n);
 void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n);
-/* Returns true when this NEWKEYS finished a key exchange. */
-bool kex_recv_newkeys(struct ssh *s);
+/* Returns true when this NEWKEYS (n bytes of payload) finished a key exchange. */
+bool kex_recv_newkeys(struct ssh *s, size_t n);
 bool kex_peer_in_kex(const struct ssh *s);
 /* True between sending our KEXINIT and our NEWKEYS: only kex messages may be sent. */
 bool kex_tx_blocked(const struct ssh *s);
@@ -159,7 +174,8 @@ void kex_free(struct kex *k);
 /* userauth.c */
 void userauth_recv_service_request(struct ssh *s, const uint8_t *p, size_t n);
 bool userauth_recv_request(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev);
-void userauth_clear(struct ssh *s);
+/* Frees the pending request and what the first request fixed. */
+void userauth_free(struct ssh *s);
 
 /* conn.c */
 bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *ev);
@@ -167,11 +183,15 @@ void conn_free_all(struct ssh *s);
 void conn_reap(struct ssh *s);
 /* After a key exchange: sends the window adjustments held back during it. */
 void conn_after_kex(struct ssh *s);
+/* The CHANNEL_CLOSE event of a channel closed before it was confirmed, if there is one
+ * (ssh_channel_close). */
+bool conn_report_unopened(struct ssh *s, struct ssh_event *ev);
 
 /* key.c: an Ed25519 (x25519 false) or X25519 public key from 32 raw bytes, or NULL; cr is
  * the session's ssh_config.crypto (NULL: an uncached context). */
 EVP_PKEY *key_raw_public(struct ssh_crypto *cr, bool x25519, const uint8_t *p, size_t n);
-/* key.c: ssh_key_from_blob with the session's libcrypto cache (NULL allowed). */
+/* key.c: a client's public key from its USERAUTH_REQUEST blob: ssh_key_from_blob with the
+ * session's libcrypto cache (NULL allowed), and stricter: RSA needs at least 2048 bits. */
 int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out);
 
 #endif

@@ -213,7 +213,7 @@ static bool negotiate(struct ssh *s, const uint8_t *p, size_t n)
 		l[i] = sreader_string(&r, &ln[i]);
 	bool follows = sreader_bool(&r);
 	sreader_u32(&r);
-	if (r.err) {
+	if (!sreader_end(&r)) { /* OpenSSH: sshpkt_get_end in kex_input_kexinit */
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad KEXINIT");
 		return false;
 	}
@@ -462,12 +462,16 @@ void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
 	send_reply(s, q_s, h, tx);
 }
 
-bool kex_recv_newkeys(struct ssh *s)
+bool kex_recv_newkeys(struct ssh *s, size_t n)
 {
 	struct kex *k = s->kex;
 
 	if (k == NULL || !k->newkeys_sent) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected NEWKEYS");
+		return false;
+	}
+	if (n != 1) { /* nothing after the message number (OpenSSH: kex_input_newkeys) */
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad NEWKEYS");
 		return false;
 	}
 	cipher_free(s->rx);

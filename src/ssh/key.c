@@ -5,8 +5,10 @@
  * Wire formats: RFC 4253 §6.6 and RFC 8332 (ssh-rsa keys), RFC 5656
  * (ecdsa-sha2-nistp256/384/521), RFC 8709 (ssh-ed25519).
  *
- * RSA moduli from 1024 to 16384 bits are accepted: 1024 is OpenSSH's own minimum
- * (SSH_RSA_MINIMUM_MODULUS_SIZE), so any key OpenSSH still uses loads here. */
+ * RSA moduli from 1024 to 16384 bits load: 1024 is OpenSSH's own minimum
+ * (SSH_RSA_MINIMUM_MODULUS_SIZE), so any key OpenSSH still uses loads here. A key a client
+ * offers in a USERAUTH_REQUEST (key_from_blob) needs 2048 bits. RSA public exponents are odd,
+ * from 3 to 2^32 - 1. ECDSA points must lie on their curve; Ed25519 keys are 32 bytes. */
 #include "key.h"
 
 #include <errno.h>
@@ -255,7 +257,10 @@ EVP_PKEY *key_ec_pkey(const struct key_info *info, const uint8_t *q, size_t qlen
 }
 
 /* RSA key from bn[] = n, e (public) or n, e, d, p, q, d mod (p-1), d mod (q-1), iqmp (nbn 8).
- * Enforces the modulus size limits and an odd exponent > 1. Returns the key or NULL. */
+ * Enforces the modulus size limits and an odd exponent from 3 to 2^32 - 1: everyone uses
+ * 65537, and a large one makes each verification cost as much as a private-key operation
+ * (OpenSSL refuses exponents over 64 bits only for moduli over 3072 bits). Returns the key or
+ * NULL. */
 EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn)
 {
 	static const char *const names[] = {
@@ -269,7 +274,8 @@ EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn)
 	int i, bits = BN_num_bits(bn[0]);
 
 	if (bits < KEY_RSA_MIN_BITS || bits > KEY_RSA_MAX_BITS || !BN_is_odd(bn[0]) ||
-	    !BN_is_odd(bn[1]) || BN_is_one(bn[1]) || (bld = OSSL_PARAM_BLD_new()) == NULL) {
+	    !BN_is_odd(bn[1]) || BN_is_one(bn[1]) || BN_num_bits(bn[1]) > KEY_RSA_MAX_E_BITS ||
+	    (bld = OSSL_PARAM_BLD_new()) == NULL) {
 		return NULL;
 	}
 	for (i = 0; i < nbn; i++) {
@@ -376,8 +382,9 @@ int key_parse_blob(struct ssh_crypto *cr, struct sreader *r, struct ssh_key **ou
 	return 0;
 }
 
-/* Public key from a blob; cr is the session's cache (key_raw_public) or NULL. */
-int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out)
+/* Public key from a whole blob; cr is the session's cache (key_raw_public) or NULL. */
+static int key_from_whole_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len,
+			       struct ssh_key **out)
 {
 	struct sreader r;
 	struct ssh_key *k = NULL;
@@ -392,9 +399,26 @@ int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct
 	return 0;
 }
 
+/* A client's key from its USERAUTH_REQUEST: what every blob must be (key_parse_blob: an odd
+ * small RSA exponent, an ECDSA point on its curve, 32 Ed25519 bytes), and an RSA modulus of at
+ * least 2048 bits, where OpenSSH (auth2-pubkey.c, RequiredRSASize) refuses below 1024. */
+int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out)
+{
+	struct ssh_key *k = NULL;
+
+	if (key_from_whole_blob(cr, blob, len, &k) != 0)
+		return -EINVAL;
+	if (k->info->type == SSH_KEY_RSA && EVP_PKEY_get_bits(k->pkey) < KEY_RSA_MIN_AUTH_BITS) {
+		ssh_key_free(k);
+		return -EINVAL;
+	}
+	*out = k;
+	return 0;
+}
+
 int ssh_key_from_blob(const uint8_t *blob, size_t len, struct ssh_key **out)
 {
-	return key_from_blob(NULL, blob, len, out);
+	return key_from_whole_blob(NULL, blob, len, out);
 }
 
 /* Parses "TYPE BASE64 [comment]". Returns 0 or -EINVAL with a reason in err. */

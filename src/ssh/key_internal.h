@@ -15,12 +15,14 @@
 
 struct ssh_crypto;
 
-#define KEY_RSA_MIN_BITS    1024
-#define KEY_RSA_MAX_BITS    16384
-#define KEY_RSA_MAX_BYTES   (KEY_RSA_MAX_BITS / 8)
-#define KEY_ED25519_PK_LEN  32
-#define KEY_ED25519_SK_LEN  64
-#define KEY_ED25519_SIG_LEN 64
+#define KEY_RSA_MIN_BITS      1024 /* to load at all (OpenSSH's minimum) */
+#define KEY_RSA_MIN_AUTH_BITS 2048 /* for a client's key in a USERAUTH_REQUEST */
+#define KEY_RSA_MAX_BITS      16384
+#define KEY_RSA_MAX_E_BITS    32 /* public exponents up to 2^32 - 1 */
+#define KEY_RSA_MAX_BYTES     (KEY_RSA_MAX_BITS / 8)
+#define KEY_ED25519_PK_LEN    32
+#define KEY_ED25519_SK_LEN    64
+#define KEY_ED25519_SIG_LEN   64
 
 struct key_info {
 	enum ssh_key_type type;

@@ -43,7 +43,7 @@ enum ssh_event_type {
 	SSH_EV_NONE = 0,
 	SSH_EV_KEX_DONE = 1,	 /* a key exchange finished; channel data may flow again */
 	SSH_EV_AUTH_REQUEST = 2, /* answer with ssh_auth_accept / ssh_auth_reject */
-	SSH_EV_AUTH_REFUSED = 3, /* a non-publickey method was refused (already answered) */
+	SSH_EV_AUTH_REFUSED = 3, /* the engine refused a request itself (already answered) */
 	SSH_EV_CHANNEL_OPEN = 4, /* answer with ssh_channel_confirm / ssh_channel_refuse */
 	SSH_EV_CHANNEL_DATA = 5, /* data/len valid until the next engine call */
 	SSH_EV_CHANNEL_EOF = 6,
@@ -59,12 +59,19 @@ struct ssh_event {
 	/* CHANNEL_DATA */
 	const uint8_t *data;
 	size_t len;
-	/* AUTH_REQUEST / AUTH_REFUSED */
+	/* AUTH_REQUEST / AUTH_REFUSED. AUTH_REFUSED is an attempt the host should count and log
+	 * like a rejected key: a method other than publickey, "none" (except as the first
+	 * request: the client's opening question, which OpenSSH doesn't count), a user name too
+	 * long or with a NUL, a service other than ssh-connection, a key the engine can't take
+	 * (unknown type, malformed, out of bounds), an algorithm its key can't use, or a
+	 * malformed request, after which the session ends (a DISCONNECT event follows). user and
+	 * method are as received, cut short, "(invalid)" if they hold a NUL; text is a short
+	 * reason ("none", "wrong service", "malformed", "algorithm mismatch", "key refused",
+	 * ...). A request naming another user or service than the first one ends the session. */
 	const char *user;
 	const char *method;
 	const struct ssh_key *key; /* the client's public key */
-	bool has_sig;		   /* false: a query ("would you accept this key?") */
-	bool sig_ok;		   /* has_sig and the signature verified */
+	bool has_sig; /* false: a query ("would you accept this key?"); true: ssh_auth_verify */
 	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
 	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
 	 * the host's channel type to parse; valid like CHANNEL_DATA's data. */
@@ -73,7 +80,8 @@ struct ssh_event {
 	size_t type_len;
 	/* GLOBAL_REQUEST */
 	const char *name;
-	/* DISCONNECT: reason and a short text; peer true if the peer sent it */
+	/* DISCONNECT: reason and a short text; peer true if the peer sent it (text also for
+	 * AUTH_REFUSED) */
 	uint32_t reason;
 	const char *text;
 	bool peer;
@@ -138,8 +146,18 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text);
 /* Starts a server-initiated key exchange (e.g. after a time limit). No-op if one is running. */
 void ssh_rekey(struct ssh *s);
 
-/* Auth answers for the pending AUTH_REQUEST. accept on a query sends PK_OK; accept on a signed
- * request with sig_ok completes authentication. */
+/* Answering an AUTH_REQUEST. The engine has checked the key's form and that the algorithm
+ * suits it, but not the signature: a signature check costs a public-key operation, so it is
+ * done only for keys the host knows. In this order:
+ *   1. look ev->key up; unknown: ssh_auth_reject.
+ *   2. a query (!ev->has_sig): ssh_auth_accept sends PK_OK.
+ *   3. signed: ssh_auth_verify; true: ssh_auth_accept completes authentication; false:
+ *      ssh_auth_reject.
+ * ssh_auth_verify checks the pending request's signature over the session id and the request
+ * (RFC 4252 §7) at most once per request (later calls repeat the verdict); false for a query,
+ * or when no request is pending. ssh_auth_accept on a signed request that ssh_auth_verify has
+ * not passed sends USERAUTH_FAILURE, as ssh_auth_reject does. Both answers end the request. */
+bool ssh_auth_verify(struct ssh *s);
 void ssh_auth_accept(struct ssh *s);
 void ssh_auth_reject(struct ssh *s);
 
@@ -169,7 +187,9 @@ size_t ssh_channel_write(struct ssh *s, struct ssh_channel *ch, const void *data
  * grant the client grows by n, sent as WINDOW_ADJUST in batches. */
 void ssh_channel_consumed(struct ssh *s, struct ssh_channel *ch, size_t n);
 void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch);
-/* Sends CLOSE; the channel stays until the peer's CLOSE arrives (SSH_EV_CHANNEL_CLOSE). */
+/* Sends CLOSE; the channel stays until the peer's CLOSE arrives (SSH_EV_CHANNEL_CLOSE). On a
+ * channel not yet confirmed it sends OPEN_FAILURE instead (the client doesn't know the channel
+ * yet), and the next ssh_next_event reports SSH_EV_CHANNEL_CLOSE for it. */
 void ssh_channel_close(struct ssh *s, struct ssh_channel *ch);
 
 /* Banner we send, e.g. "SSH-2.0-alknet_0.1.0". */

@@ -50,7 +50,7 @@ void ssh_free(struct ssh *s)
 	if (s == NULL)
 		return;
 	conn_free_all(s);
-	userauth_clear(s);
+	userauth_free(s);
 	kex_free(s->kex);
 	cipher_free(s->rx);
 	cipher_free(s->tx);
@@ -216,6 +216,18 @@ size_t transport_packet_size(const struct ssh *s, size_t payload)
 	return 5 + payload + pad_len(s, payload) + cipher_tag_len(s->tx);
 }
 
+/* Whether a sequence number may wrap around to 0 (RFC 4253 §6.4 says it does). Not during the
+ * first key exchange, where only a peer shifting the numbers with extra packets (Terrapin,
+ * CVE-2023-48795) could make it wrap: OpenSSH ends the session there too (packet.c:
+ * "sequence number wrapped during initial key exchange"). Not under strict KEX either: the
+ * numbers restart at every NEWKEYS, so a wrap means 2^32 packets under one set of keys, and
+ * chacha20-poly1305 uses the number as its nonce. After a first exchange without strict KEX
+ * the number wraps on as the RFC says (OpenSSH logs "seqnr wraps around" and goes on). */
+static bool seq_wrap_fatal(const struct ssh *s)
+{
+	return s->state <= ST_KEX || s->strict_kex;
+}
+
 /* Pads and seals, in place, the packet whose payload is out.data[start + 5 ..][0..payload);
  * the room for padding and tag must be there. Returns the packet's size on the wire, or 0
  * if encryption failed (the session has been failed). */
@@ -226,15 +238,29 @@ size_t transport_seal_at(struct ssh *s, size_t start, size_t payload)
 	uint8_t *pkt = s->out.data + start;
 	size_t n = 5 + payload + pad;
 
-	for (size_t i = 0; i < pad; i++)
-		pkt[5 + payload + i] = pad_byte(s);
+	if (s->tx == NULL) {
+		/* In the clear (before our first NEWKEYS) anyone on the path reads the padding:
+		 * random bytes, which tell nothing about the generator below. Should RAND_bytes
+		 * fail, zeros tell nothing either. */
+		if (RAND_bytes(pkt + 5 + payload, (int)pad) != 1)
+			memset(pkt + 5 + payload, 0, pad);
+	} else {
+		/* Encrypted, the padding is seen by the peer alone, which has the keys anyway:
+		 * the cheap generator (seeded from RAND_bytes per session) saves a RAND_bytes call
+		 * per packet. Its state never shows on the wire. */
+		for (size_t i = 0; i < pad; i++)
+			pkt[5 + payload + i] = pad_byte(s);
+	}
 	put_u32be(pkt, (uint32_t)(n - 4));
 	pkt[4] = (uint8_t)pad;
 	if (s->tx && cipher_seal(s->tx, s->tx_seq, pkt, n, pkt + n) != 0) {
 		ssh_fail(s, SSH_DISCONNECT_BY_APPLICATION, "encryption failed");
 		return 0;
 	}
-	s->tx_seq++;
+	if (++s->tx_seq == 0 && seq_wrap_fatal(s)) {
+		s->tx_exhausted = true; /* not even a DISCONNECT: it would reuse number 0 */
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "sequence number wrapped");
+	}
 	s->kex_bytes += n + tag_len;
 	return n + tag_len;
 }
@@ -299,7 +325,7 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text)
 {
 	if (s->state == ST_CLOSED)
 		return;
-	if (s->pkt_buf == NULL) {
+	if (s->pkt_buf == NULL && !s->tx_exhausted) {
 		struct sbuf *b = pkt_begin(s, MSG_DISCONNECT);
 		sbuf_put_u32(b, reason);
 		sbuf_put_cstring(b, text);
@@ -314,7 +340,8 @@ void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text)
 }
 
 /* Reads the client's identification line (RFC 4253 §4.2). Only the server may send other lines
- * first, so anything else is a protocol mismatch. Returns 1 done, 0 need more, -1 failed. */
+ * first (OpenSSH's sshd refuses them too), so anything else is a protocol mismatch. Returns 1
+ * done, 0 need more, -1 failed. */
 static int read_version(struct ssh *s)
 {
 	size_t avail = s->in.len - s->in_off;
@@ -347,9 +374,14 @@ static int read_version(struct ssh *s)
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED, "SSH-2.0 required");
 		return -1;
 	}
-	if (memchr(p, '\0', len) != NULL) {
-		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad identification line");
-		return -1;
+	/* RFC 4253 §4.2: printable US-ASCII (and spaces before the comments). OpenSSH's sshd
+	 * refuses only NUL and a CR that doesn't end the line; we refuse every control
+	 * character and every byte over 0x7e, which could only garble the logs. */
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] > 0x7e) {
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad identification line");
+			return -1;
+		}
 	}
 	s->client_version = xstrndup((const char *)p, len);
 	s->in_off += (size_t)(nl - p) + 1;
@@ -402,9 +434,12 @@ static int read_packet(struct ssh *s, uint8_t **payload, size_t *plen)
 	*plen = s->rx_len - padlen - 1;
 	s->in_off += n + tag_len;
 	s->rx_len = 0;
-	s->rx_seq++;
 	s->rx_packets++;
 	s->kex_bytes += n + tag_len;
+	if (++s->rx_seq == 0 && seq_wrap_fatal(s)) {
+		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "sequence number wrapped");
+		return -1;
+	}
 	return 1;
 }
 
@@ -471,7 +506,12 @@ static bool dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event
 	case MSG_IGNORE:
 	case MSG_DEBUG:
 	case MSG_UNIMPLEMENTED:
+		return false;
 	case MSG_EXT_INFO:
+		/* We don't offer ext-info-s, so a client may not send one (RFC 8308 §2.2): it is
+		 * answered like an unknown message, as OpenSSH answers an EXT_INFO it doesn't
+		 * expect (kex.c kex_protocol_error, dispatch.c dispatch_protocol_error). */
+		send_unimplemented(s);
 		return false;
 	case MSG_KEXINIT:
 		kex_recv_kexinit(s, p, n);
@@ -480,7 +520,7 @@ static bool dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event
 		kex_recv_ecdh_init(s, p, n);
 		return false;
 	case MSG_NEWKEYS:
-		if (!kex_recv_newkeys(s))
+		if (!kex_recv_newkeys(s, n))
 			return false;
 		ev->type = SSH_EV_KEX_DONE;
 		return true;
@@ -537,6 +577,8 @@ bool ssh_next_event(struct ssh *s, struct ssh_event *ev)
 	for (;;) {
 		if (s->state == ST_CLOSED)
 			return report_disconnect(s, ev);
+		if (s->unopened_closes > 0 && conn_report_unopened(s, ev))
+			return true;
 		if (s->auth_pending)
 			return false;
 		if (s->kex_bytes > s->cfg.rekey_bytes)
@@ -560,6 +602,11 @@ bool ssh_next_event(struct ssh *s, struct ssh_event *ev)
 		}
 		if (n == 0) {
 			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "empty packet");
+			continue;
+		}
+		if (s->state != ST_CONNECTED && s->rx_packets > SSH_MAX_PREAUTH_MESSAGES) {
+			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR,
+				 "too many messages before authentication");
 			continue;
 		}
 		if (dispatch(s, p, n, ev))

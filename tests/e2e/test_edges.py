@@ -135,9 +135,16 @@ def t_bulk_reset(conn):
 
 def t_hundred_reset(conn):
     """The paramiko race: 2 ms after the accept, 100 bytes and a reset at once. (Without the
-    2 ms the reset can beat the server's check of the connect, and alknet and sshd both
-    refuse the channel: 'Connect failed'. That is another case, not tested here.)"""
+    2 ms the reset can beat the server's check of the connect: t_instant_reset.)"""
     time.sleep(0.002)
+    conn.sendall(HUNDRED)
+    linger_close(conn)
+
+
+def t_instant_reset(conn):
+    """100 bytes and a reset the moment the connection is accepted: the server's connect
+    check may see ECONNRESET. sshd refuses the channel then ('Connect failed'); alknet hands
+    the connection on, so the 100 bytes still arrive."""
     conn.sendall(HUNDRED)
     linger_close(conn)
 
@@ -145,7 +152,8 @@ def t_hundred_reset(conn):
 TARGETS = {"greet_hold": t_greet_hold, "greet_close": t_greet_close,
            "bulk_close": t_bulk_close, "queued_reset": t_queued_reset,
            "queued_close": t_queued_close, "rejected_upload": t_rejected_upload,
-           "bulk_reset": t_bulk_reset, "hundred_reset": t_hundred_reset}
+           "bulk_reset": t_bulk_reset, "hundred_reset": t_hundred_reset,
+           "instant_reset": t_instant_reset}
 
 
 @pytest.fixture(scope="module")
@@ -516,6 +524,21 @@ def test_open_channel_close_race(alknet, sshd, keys, targets):
             ch.close()
 
     side_by_side(alknet, sshd, keys, job, n=300, parallel=PARALLEL, batching=True)
+
+
+def test_instant_reset_is_not_a_failed_connect(alknet, keys, targets):
+    """A target that sends 100 bytes and resets at the accept: every open succeeds and reads
+    the 100 bytes, then EOF (alknet only: sshd refuses some of these channels)."""
+    def job(i):
+        ch = s.open(i, targets["instant_reset"])
+        try:
+            return differs(recv_to_eof(ch), HUNDRED)
+        finally:
+            ch.close()
+
+    with Sessions(alknet, keys.default, n=10) as s:
+        fails = failures(job, 300, parallel=PARALLEL)
+    assert not fails, "instant reset: " + summary(fails, 300)
 
 
 def test_slow_reader_target_resets(alknet, keys, targets):

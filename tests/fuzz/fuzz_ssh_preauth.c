@@ -40,8 +40,13 @@ static bool drain(struct ssh *s)
 		FUZZ_CHECK(++guard < 100000);
 		switch (ev.type) {
 		case SSH_EV_AUTH_REQUEST:
+			/* A host that knows no key: rejected without a signature check. */
 			FUZZ_CHECK(ev.user != NULL && ev.key != NULL);
 			ssh_auth_reject(s);
+			FUZZ_CHECK(!ssh_auth_verify(s)); /* answered: nothing pending */
+			break;
+		case SSH_EV_AUTH_REFUSED:
+			FUZZ_CHECK(ev.user != NULL && ev.method != NULL && ev.text != NULL);
 			break;
 		case SSH_EV_CHANNEL_OPEN:
 			/* Unreachable before authentication; answered anyway. */

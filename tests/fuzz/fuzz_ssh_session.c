@@ -29,8 +29,10 @@
  *           0xFFFF  the client starts a re-key;   0xFFFE  ssh_rekey() (the server starts one)
  *           0xFFFD  u16 n, then n bytes fed unsealed (garbage on the encrypted stream)
  * Engine events are answered from their content: auth accepted when the user name starts
- * with 'a', direct-tcpip opens confirmed when the port is odd (policy_check permitting),
- * received data echoed back and consumed, EOF answered with EOF and CLOSE. */
+ * with 'a' (the signature checked first, as a host does), deferred with 'd', accepted
+ * without ssh_auth_verify with 'u' (which must never log in), direct-tcpip opens confirmed
+ * when the port is odd (policy_check permitting), received data echoed back and consumed,
+ * EOF answered with EOF and CLOSE. */
 #include <stdbool.h>
 
 #include "channel_direct_tcpip.h"
@@ -107,6 +109,7 @@ static void answer_deferred(struct fz *f)
 {
 	if (f->auth_deferred) {
 		f->auth_deferred = false;
+		ssh_auth_verify(f->s); /* false for a query: accept then sends PK_OK */
 		ssh_auth_accept(f->s);
 	}
 	for (size_t i = 0; i < 8; i++) {
@@ -147,18 +150,30 @@ static void on_event(struct fz *f, struct ssh_event *ev)
 	switch (ev->type) {
 	case SSH_EV_AUTH_REQUEST:
 		FUZZ_CHECK(ev->user != NULL && ev->key != NULL && ev->method != NULL);
-		FUZZ_CHECK(!ev->sig_ok || ev->has_sig);
 		if (f->setup)
-			FUZZ_CHECK(ev->has_sig && ev->sig_ok);
-		if (ev->user[0] == 'd')
+			FUZZ_CHECK(ev->has_sig && ssh_auth_verify(s));
+		if (!ev->has_sig)
+			FUZZ_CHECK(!ssh_auth_verify(s)); /* a query has nothing to verify */
+		if (ev->user[0] == 'd') {
 			f->auth_deferred = true; /* answered before the next record */
-		else if (ev->user[0] == 'a')
+		} else if (ev->user[0] == 'a') {
+			/* The host's order (ssh.h): the key is "known", so check, then answer. */
+			if (!ev->has_sig || ssh_auth_verify(s))
+				ssh_auth_accept(s);
+			else
+				ssh_auth_reject(s);
+		} else if (ev->user[0] == 'u') {
+			/* Accepted without the check: a signed request must not log in. */
+			bool sig = ev->has_sig;
 			ssh_auth_accept(s);
-		else
+			FUZZ_CHECK(!sig || !ssh_authenticated(s));
+		} else {
 			ssh_auth_reject(s);
+		}
 		break;
 	case SSH_EV_AUTH_REFUSED:
-		FUZZ_CHECK(ev->user != NULL && ev->method != NULL);
+		FUZZ_CHECK(ev->user != NULL && ev->method != NULL && ev->text != NULL);
+		FUZZ_CHECK(!ssh_authenticated(s));
 		break;
 	case SSH_EV_CHANNEL_OPEN:
 		FUZZ_CHECK(ev->ch != NULL && ev->chan_type != NULL);

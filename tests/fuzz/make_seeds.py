@@ -395,7 +395,89 @@ def preauth_seeds():
     write(h, "http-request", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
+def flood_seeds():
+    """What an unauthenticated client may repeat or get slightly wrong (the pre-auth message
+    budget, refused requests, trailing bytes). In fuzz_ssh_preauth they are sent in the clear
+    (all the harness can reach: what follows NEWKEYS fails the MAC), where most end the
+    session at the first message; fuzz_ssh_session gets the same shapes after a real key
+    exchange. Writes new files only, and no keys: `make_seeds.py --floods` runs just this."""
+    h = "fuzz_ssh_preauth"
+    with open(os.path.join(CORPUS, h, "openssh92-kex"), "rb") as f:
+        cap = f.read()
+    nl = cap.index(b"\n") + 1
+    banner, kexinit_pkt = cap[:nl], cap[nl:nl + 4 + struct.unpack(">I", cap[nl:nl + 4])[0]]
+
+    def pkt(p):
+        pad = 8 - (5 + len(p)) % 8
+        if pad < 4:
+            pad += 8
+        return struct.pack(">IB", 1 + len(p) + pad, pad) + p + b"\0" * pad
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    # The unit tests' user_key (tc_ed25519_key with seed {2}): a key the engine parses.
+    pub = ed25519.Ed25519PrivateKey.from_private_bytes(bytes([2]) + bytes(31)).public_key()
+    ed_blob = string("ssh-ed25519") + string(pub.public_bytes(serialization.Encoding.Raw,
+                                                               serialization.PublicFormat.Raw))
+    svc = bytes([5]) + string("ssh-userauth")
+
+    def auth(method, rest=b"", user="alice", service="ssh-connection"):
+        return bytes([50]) + string(user) + string(service) + string(method) + rest
+
+    mismatch = auth("publickey", b"\0" + string("ecdsa-sha2-nistp256") + string(ed_blob))
+    unknown = bytes([200]) + b"boo"
+    start = banner + kexinit_pkt
+    write(h, "flood-ignore-during-kex", start + pkt(bytes([2]) + string("x")) * 70)
+    write(h, "flood-unknown", start + pkt(unknown) * 70)
+    write(h, "flood-service-request", start + pkt(svc) * 70)
+    write(h, "flood-none", start + pkt(svc) + pkt(auth("none")) * 70)
+    write(h, "publickey-alg-mismatch", start + pkt(svc) + pkt(mismatch))
+    write(h, "trailing-kexinit", banner + pkt(kexinit_pkt[5:-kexinit_pkt[4]] + b"\0"))
+    write(h, "trailing-service-request", start + pkt(svc + b"\0"))
+    write(h, "trailing-none", start + pkt(svc) + pkt(auth("none") + b"\0"))
+    write(h, "banner-control-chars", b"SSH-2.0-x\x1b[2J\tcaf\xc3\xa9\r\n" + kexinit_pkt)
+
+    h = "fuzz_ssh_session"
+    write(h, "flood-unknown", bytes([0]) + rec_raw(unknown) * 70)
+    write(h, "flood-service-request", bytes([0]) + rec_raw(svc) * 70)
+    write(h, "flood-none", bytes([1]) + rec_raw(svc) + rec_raw(auth("none")) * 70)
+    write(h, "flood-ignore-no-strict", bytes([0x40]) + rec_raw(bytes([2]) + string("")) * 70)
+    write(h, "refusals-counted",
+          bytes([2]) + rec_raw(svc) + rec_raw(auth("none")) + rec_raw(auth("none")) +
+          rec_raw(mismatch) + rec_raw(auth("publickey", b"\0" + string("ssh-ed25519") +
+                                           string(ed_blob[:-1]))) +
+          rec_raw(auth("none", user="a\0b")) + rec_raw(auth("none", user="u" * 300)) +
+          rec_raw(auth("password", b"\0" + string("x"))) + rec_raw(auth("none", user="bob")))
+    write(h, "wrong-service-first",
+          bytes([3]) + rec_raw(svc) + rec_raw(auth("none", service="ssh-other")) +
+          rec_raw(auth("none")))
+    write(h, "unverified-accept",
+          bytes([4]) + rec_raw(svc) + rec_raw(auth("publickey", b"\1" + string("ssh-ed25519") +
+                                                  string(ed_blob) +
+                                                  string(string("ssh-ed25519") +
+                                                         b"\0" * 64), user="ursula")))
+    write(h, "trailing-service-request", bytes([0]) + rec_raw(svc + b"\0"))
+    write(h, "trailing-publickey",
+          bytes([0]) + rec_raw(svc) + rec_raw(auth("publickey", b"\0" + string("ssh-ed25519") +
+                                                  string(ed_blob) + b"\0")))
+    write(h, "client-ext-info",
+          bytes([0]) + rec_raw(bytes([7]) + u32(1) + string("ext-info-in-auth@openssh.com") +
+                               string("0")))
+    ch_open = open_direct(0, "example.com", 443)
+    write(h, "trailing-channel-messages",
+          bytes([LOGIN]) + ch_open + rec("CHANNEL_WINDOW_ADJUST", u32(0) + u32(4096) + b"\0") +
+          rec("CHANNEL_EOF", u32(0) + b"\0") + rec("CHANNEL_CLOSE", u32(0) + b"\0"))
+
+
+def rec_raw(payload):
+    """A fuzz_ssh_session record for a payload given whole (message number included)."""
+    return u16(len(payload)) + payload
+
+
 def main():
+    import sys
+    if sys.argv[1:] == ["--floods"]:
+        flood_seeds()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         keys = keygen(tmp)
         key_seeds(keys)
@@ -404,6 +486,7 @@ def main():
     small_seeds()
     proxy_seeds()
     preauth_seeds()
+    flood_seeds()
 
 
 if __name__ == "__main__":

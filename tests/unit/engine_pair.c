@@ -100,8 +100,11 @@ static void on_event(struct pair *p, const struct ssh_event *ev)
 		logf_(p, "KEX_DONE");
 		break;
 	case SSH_EV_AUTH_REQUEST:
+		/* The host's order (ssh.h): every key is "known" here, so signatures are checked
+		 * before the answer. */
 		logf_(p, "AUTH %s %s %s sig=%d ok=%d", ev->user, ev->method,
-		      ssh_key_type_name(ev->key), ev->has_sig, ev->sig_ok);
+		      ssh_key_type_name(ev->key), ev->has_sig,
+		      ev->has_sig && ssh_auth_verify(p->s));
 		if (p->auto_auth)
 			ssh_auth_accept(p->s);
 		break;

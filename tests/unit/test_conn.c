@@ -53,8 +53,8 @@ static void test_handshake_auth_channel(void **state)
 	assert_string_equal(ev.method, "publickey");
 	assert_true(ssh_key_equal(ev.key, user_key));
 	assert_false(ev.has_sig);
-	assert_false(ev.sig_ok);
-	expect_no_event(p); /* the answer is pending */
+	assert_false(ssh_auth_verify(p->s)); /* a query has no signature to check */
+	expect_no_event(p);		     /* the answer is pending */
 	ssh_out_data(p->s, &n);
 	assert_int_equal(n, 0);
 	ssh_auth_accept(p->s);
@@ -73,7 +73,7 @@ static void test_handshake_auth_channel(void **state)
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
 	assert_true(ev.has_sig);
-	assert_true(ev.sig_ok);
+	assert_true(ssh_auth_verify(p->s));
 	ssh_auth_accept(p->s);
 	assert_true(ssh_authenticated(p->s));
 	s2c(p);
@@ -541,6 +541,147 @@ static void test_window_overrun_disconnects(void **state)
 	pair_free(p);
 }
 
+/* A channel the caller hasn't confirmed doesn't exist for the client (it learns our number
+ * from OPEN_CONFIRMATION): any message for it, CLOSE included, ends the session. */
+static void test_unconfirmed_channel_messages(void **state)
+{
+	static const uint8_t msgs[] = {93, 94, 95, 96, 97, 98, 99, 100};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(msgs); i++) {
+		struct pair *p = connected(NULL, NULL);
+		struct ssh_event ev;
+		struct sbuf b = {0};
+
+		tc_open_direct(&p->c, 5, 1000, 1000, "example.com", 443, "o", 1);
+		feed(p);
+		expect_event(p, &ev, SSH_EV_CHANNEL_OPEN); /* not answered */
+		sbuf_put_u8(&b, msgs[i]);
+		sbuf_put_u32(&b, ssh_channel_id(ev.ch));
+		if (msgs[i] == 93 || msgs[i] == 95)
+			sbuf_put_u32(&b, 1);
+		if (msgs[i] == 94 || msgs[i] == 95)
+			sbuf_put_cstring(&b, "x");
+		if (msgs[i] == 98) {
+			sbuf_put_cstring(&b, "exec");
+			sbuf_put_u8(&b, 1);
+		}
+		tc_send_sbuf(&p->c, &b);
+		feed(p);
+		expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+		assert_string_equal(p->disc_text, "message for unknown channel");
+		pair_free(p);
+	}
+}
+
+/* The caller closes a channel before confirming it: the client gets OPEN_FAILURE, never a
+ * CLOSE for a channel it doesn't know, and the engine reports the channel gone. */
+static void test_close_before_confirm(void **state)
+{
+	struct pair *p = connected(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	tc_open_direct(&p->c, 5, 1000, 1000, "example.com", 443, "o", 1);
+	tc_open_direct(&p->c, 6, 1000, 1000, "example.com", 443, "o", 1);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_CHANNEL_OPEN);
+	struct ssh_channel *a = ev.ch;
+	expect_event(p, &ev, SSH_EV_CHANNEL_OPEN);
+	struct ssh_channel *b = ev.ch;
+	ssh_channel_close(p->s, a);
+	ssh_channel_close(p->s, a);				   /* once only */
+	ssh_channel_confirm(p->s, a);				   /* too late: nothing */
+	ssh_channel_refuse(p->s, a, SSH_OPEN_CONNECT_FAILED, "x"); /* likewise */
+	expect_event(p, &ev, SSH_EV_CHANNEL_CLOSE);
+	assert_ptr_equal(ev.ch, a);
+	expect_no_event(p);
+	assert_int_equal(p->s->open_chans, 1);
+	s2c(p);
+	expect_msg(p, M_OPEN_FAILURE, &m, &r);
+	assert_int_equal(sreader_u32(&r), 5);
+	assert_int_equal(sreader_u32(&r), SSH_OPEN_CONNECT_FAILED);
+	sbuf_free(&m);
+	expect_no_msg(p);
+
+	/* The other one lives on, and its number can be used again. */
+	ssh_channel_confirm(p->s, b);
+	s2c(p);
+	expect_msg(p, M_OPEN_CONFIRMATION, &m, &r);
+	assert_int_equal(sreader_u32(&r), 6);
+	sbuf_free(&m);
+	tc_data(&p->c, ssh_channel_id(b), "hi", 2);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_CHANNEL_DATA);
+	assert_ptr_equal(ev.ch, b);
+	ssh_channel_consumed(p->s, b, 2);
+	open_channel(p, 7, 1000, 1000);
+	assert_int_equal(ssh_channel_id(p->ch), 0);
+	assert_int_equal(p->disconnects, 0);
+	assert_string_equal(p->c.err, "");
+	pair_free(p);
+}
+
+/* Channel messages with bytes after their last field, or cut short, end the session
+ * (OpenSSH: sshpkt_get_end in channel_input_*). */
+static void check_channel_msg(const uint8_t *extra, size_t extra_len, uint8_t msg, bool cut)
+{
+	struct pair *p = connected(NULL, NULL);
+	struct sbuf b = {0};
+
+	open_channel(p, 4, 1000, 1000);
+	sbuf_put_u8(&b, msg);
+	sbuf_put_u32(&b, 0);
+	sbuf_put(&b, extra, extra_len);
+	if (cut)
+		b.len--;
+	else
+		sbuf_put_u8(&b, 0);
+	tc_send_sbuf(&p->c, &b);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	pair_free(p);
+}
+
+static void test_channel_msg_trailing_bytes(void **state)
+{
+	static const uint8_t adjust[] = {0, 0, 0x10, 0};
+	static const uint8_t data[] = {0, 0, 0, 2, 'h', 'i'};
+	static const uint8_t ext[] = {0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'};
+	static const uint8_t req[] = {0, 0, 0, 4, 'e', 'x', 'e', 'c', 1};
+	(void)state;
+
+	check_channel_msg(adjust, sizeof(adjust), 93, false);
+	check_channel_msg(adjust, sizeof(adjust), 93, true);
+	check_channel_msg(data, sizeof(data), 94, false);
+	check_channel_msg(data, sizeof(data), 94, true);
+	check_channel_msg(ext, sizeof(ext), 95, false);
+	check_channel_msg(ext, sizeof(ext), 95, true);
+	check_channel_msg(NULL, 0, 96, false);
+	check_channel_msg(NULL, 0, 97, false);
+	check_channel_msg(NULL, 0, 99, false);
+	check_channel_msg(NULL, 0, 100, false);
+	check_channel_msg(req, sizeof(req), 98, true); /* no want_reply */
+
+	/* Request-specific fields after want_reply are the request's: not an error. */
+	struct pair *p = connected(NULL, NULL);
+	struct sbuf b = {0}, m;
+	struct sreader r;
+	open_channel(p, 4, 1000, 1000);
+	sbuf_put_u8(&b, 98);
+	sbuf_put_u32(&b, 0);
+	sbuf_put(&b, req, sizeof(req));
+	sbuf_put_cstring(&b, "ls");
+	tc_send_sbuf(&p->c, &b);
+	run(p);
+	expect_msg(p, M_CHANNEL_FAILURE, &m, &r);
+	sbuf_free(&m);
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +694,9 @@ int main(void)
 		cmocka_unit_test(test_channel_requests),
 		cmocka_unit_test(test_extended_data_ignored),
 		cmocka_unit_test(test_window_overrun_disconnects),
+		cmocka_unit_test(test_unconfirmed_channel_messages),
+		cmocka_unit_test(test_close_before_confirm),
+		cmocka_unit_test(test_channel_msg_trailing_bytes),
 	};
 
 	if (pair_globals_init() != 0)

@@ -314,7 +314,11 @@ static void test_drain_hands_over_then_done(void **state)
 	int peer;
 	struct fake *f = fake_start(e, 100, NULL, &peer);
 	static uint8_t data[4 * BIG];
+	int small = 32768;
 
+	/* Small socket buffers, so that the data can't all be taken while the target sleeps. */
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(f->r.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	memset(data, 'd', sizeof(data));
 	for (size_t off = 0; off < sizeof(data); off += 65536) {
 		relay_queue(&f->r, &f->batch, data + off, 65536);

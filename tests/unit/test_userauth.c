@@ -16,16 +16,17 @@
 #include <openssl/evp.h>
 
 #include "engine_pair.h"
+#include "ssh/internal.h"
 #include "ssh/ssh.h"
 
 /* ---- user auth ---- */
 
-static void test_auth_none_and_password(void **state)
+/* A pair whose ssh-userauth service runs, the log cleared. */
+static struct pair *userauth_ready(void)
 {
 	struct pair *p = pair_new(NULL, NULL);
 	struct sbuf m;
 	struct sreader r;
-	(void)state;
 
 	handshake(p);
 	tc_service_request(&p->c, "ssh-userauth");
@@ -33,8 +34,18 @@ static void test_auth_none_and_password(void **state)
 	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
 	sbuf_free(&m);
 	sbuf_reset(&p->log);
+	return p;
+}
 
-	/* none: FAILURE listing publickey, no event. */
+/* Each user in a session of its own: the user name may not change between requests. */
+static void test_auth_none_and_password(void **state)
+{
+	struct pair *p = userauth_ready();
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	/* none first: FAILURE listing publickey, no event. */
 	tc_auth_none(&p->c, "alice");
 	run(p);
 	assert_int_equal(p->log.len, 0);
@@ -43,8 +54,11 @@ static void test_auth_none_and_password(void **state)
 	assert_false(sreader_bool(&r));
 	assert_int_equal(sreader_left(&r), 0);
 	sbuf_free(&m);
+	auth_signed_ok(p);
+	pair_free(p);
 
 	/* password: refused, and the caller hears of it. */
+	p = userauth_ready();
 	tc_auth_password(&p->c, "bob", "secret");
 	run(p);
 	sbuf_put_u8(&p->log, 0);
@@ -52,9 +66,10 @@ static void test_auth_none_and_password(void **state)
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
 	expect_str(&r, "publickey");
 	sbuf_free(&m);
-	sbuf_reset(&p->log);
+	pair_free(p);
 
 	/* keyboard-interactive likewise. */
+	p = userauth_ready();
 	struct sbuf b = {0};
 	sbuf_put_u8(&b, 50);
 	sbuf_put_cstring(&b, "carol");
@@ -69,7 +84,214 @@ static void test_auth_none_and_password(void **state)
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
 	sbuf_free(&m);
 	assert_false(ssh_authenticated(p->s));
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
+}
+
+/* The refusal the engine reports for the next request: FAILURE and AUTH_REFUSED with text. */
+static void expect_refused(struct pair *p, const char *user, const char *method, const char *why)
+{
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REFUSED);
+	assert_string_equal(ev.user, user);
+	assert_string_equal(ev.method, method);
+	assert_string_equal(ev.text, why);
+	expect_no_event(p);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	expect_str(&r, "publickey");
+	sbuf_free(&m);
+	expect_no_msg(p);
+}
+
+/* A USERAUTH_REQUEST with the given user, method and method-specific bytes. */
+static void send_auth(struct pair *p, const uint8_t *user, size_t ulen, const char *method,
+		      const struct sbuf *rest)
+{
+	struct sbuf b = {0};
+
+	sbuf_put_u8(&b, 50);
+	sbuf_put_string(&b, user, ulen);
+	sbuf_put_cstring(&b, "ssh-connection");
+	sbuf_put_cstring(&b, method);
+	if (rest)
+		sbuf_put(&b, rest->data, rest->len);
+	tc_send_sbuf(&p->c, &b);
+}
+
+/* A publickey request: has_sig, algorithm, key blob, [signature]. */
+static void pk_fields(struct sbuf *b, bool has_sig, const char *alg, const uint8_t *blob,
+		      size_t bloblen)
+{
+	sbuf_put_u8(b, has_sig);
+	sbuf_put_cstring(b, alg);
+	sbuf_put_string(b, blob, bloblen);
+}
+
+/* Every request the engine refuses on its own is reported, so the host counts it: none after
+ * the first request, other methods, bad user names, keys it can't take, algorithms that don't
+ * fit the key. A login still works afterwards. */
+static void test_auth_refusals_reported(void **state)
+{
+	struct pair *p = userauth_ready();
+	struct sbuf rest = {0}, m;
+	struct sreader r;
+	size_t bl;
+	const uint8_t *blob = ssh_key_blob(user_key, &bl);
+	char longname[301];
+	(void)state;
+
+	tc_auth_none(&p->c, "alice");
+	run(p);
+	assert_int_equal(p->log.len, 0); /* the opening question: not counted */
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	tc_auth_none(&p->c, "alice");
+	expect_refused(p, "alice", "none", "none");
+	tc_auth_password(&p->c, "alice", "secret");
+	expect_refused(p, "alice", "password", "method not supported");
+	tc_auth_query(&p->c, "alice", user_key, "ecdsa-sha2-nistp256");
+	expect_refused(p, "alice", "publickey", "algorithm mismatch");
+	tc_auth_query(&p->c, "alice", user_key, "ssh-rsa");
+	expect_refused(p, "alice", "publickey", "algorithm mismatch");
+
+	pk_fields(&rest, false, "ssh-ed25519", blob, bl - 1); /* a key cut short */
+	send_auth(p, (const uint8_t *)"alice", 5, "publickey", &rest);
+	expect_refused(p, "alice", "publickey", "key refused");
+	sbuf_reset(&rest);
+	pk_fields(&rest, false, "ssh-dss", (const uint8_t *)"\0\0\0\7ssh-dss", 11);
+	send_auth(p, (const uint8_t *)"alice", 5, "publickey", &rest);
+	expect_refused(p, "alice", "publickey", "key refused");
+
+	send_auth(p, (const uint8_t *)"ali\0ce", 6, "none", NULL);
+	expect_refused(p, "(invalid)", "none", "bad user name");
+	memset(longname, 'u', 300);
+	longname[300] = '\0';
+	send_auth(p, (const uint8_t *)longname, 300, "none", NULL);
+	longname[256] = '\0'; /* reported cut short */
+	expect_refused(p, longname, "none", "bad user name");
+	struct sbuf b = {0}; /* a method name with a NUL */
+	sbuf_put_u8(&b, 50);
+	sbuf_put_cstring(&b, "alice");
+	sbuf_put_cstring(&b, "ssh-connection");
+	sbuf_put_string(&b, "pass\0word", 9);
+	tc_send_sbuf(&p->c, &b);
+	expect_refused(p, "alice", "(invalid)", "method not supported");
+
+	assert_int_equal(p->disconnects, 0);
+	sbuf_free(&rest);
 	auth_signed_ok(p);
+	pair_free(p);
+}
+
+/* A malformed request is reported (and so counted), then ends the session, as OpenSSH's
+ * fatal "parse packet" does: missing fields, or bytes after the last one. */
+static void check_malformed(const char *method, const struct sbuf *rest)
+{
+	struct pair *p = userauth_ready();
+	struct ssh_event ev;
+
+	send_auth(p, (const uint8_t *)"alice", 5, method, rest);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REFUSED);
+	assert_string_equal(ev.user, "alice");
+	assert_string_equal(ev.method, method);
+	assert_string_equal(ev.text, "malformed");
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_string_equal(p->disc_text, "bad USERAUTH_REQUEST");
+	pair_free(p);
+}
+
+static void test_auth_malformed_requests(void **state)
+{
+	struct sbuf rest = {0}, data = {0};
+	size_t bl, siglen;
+	const uint8_t *blob = ssh_key_blob(user_key, &bl);
+	uint8_t *sig;
+	(void)state;
+
+	sbuf_put_u8(&rest, 0);
+	check_malformed("none", &rest); /* a byte after the method */
+	sbuf_reset(&rest);
+	sbuf_put_u8(&rest, 0);
+	sbuf_put_cstring(&rest, "ssh-ed25519");
+	check_malformed("publickey", &rest); /* no key blob */
+	sbuf_reset(&rest);
+	pk_fields(&rest, false, "ssh-ed25519", blob, bl);
+	sbuf_put_u8(&rest, 0);
+	check_malformed("publickey", &rest); /* a query with a byte after the key */
+	sbuf_reset(&rest);
+	pk_fields(&rest, true, "ssh-ed25519", blob, bl);
+	check_malformed("publickey", &rest); /* signed, no signature */
+
+	/* A good signature with a byte after it. */
+	struct pair *p = userauth_ready();
+	tc_auth_sign_data(&p->c, &data, "alice", "ssh-ed25519", blob, bl);
+	assert_int_equal(ssh_key_sign(user_key, NULL, data.data, data.len, &sig, &siglen), 0);
+	pair_free(p);
+	sbuf_put_string(&rest, sig, siglen);
+	sbuf_put_u8(&rest, 0);
+	check_malformed("publickey", &rest);
+	free(sig);
+	sbuf_free(&data);
+	sbuf_free(&rest);
+}
+
+/* The first request fixes the user and the service; another one ends the session (OpenSSH:
+ * "Change of username or service not allowed"). A request refused for a bad user name fixes
+ * nothing. */
+static void test_auth_user_or_service_change(void **state)
+{
+	struct pair *p = userauth_ready();
+	struct sbuf m, q = {0};
+	struct sreader r;
+	(void)state;
+
+	send_auth(p, (const uint8_t *)"b\0b", 3, "none", NULL);
+	expect_refused(p, "(invalid)", "none", "bad user name");
+	tc_auth_none(&p->c, "alice");
+	run(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+	tc_auth_signed(&p->c, "bob", user_key, NULL);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_false(ssh_authenticated(p->s));
+	pair_free(p);
+
+	/* Another service than ssh-connection: refused; then ssh-connection is a change. */
+	p = userauth_ready();
+	sbuf_put_u8(&q, 50);
+	sbuf_put_cstring(&q, "alice");
+	sbuf_put_cstring(&q, "ssh-other");
+	sbuf_put_cstring(&q, "none");
+	tc_send_sbuf(&p->c, &q);
+	expect_refused(p, "alice", "none", "wrong service");
+	assert_int_equal(p->disconnects, 0);
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	assert_false(ssh_authenticated(p->s));
+	pair_free(p);
+
+	/* ... and the other way round. */
+	p = userauth_ready();
+	tc_auth_query(&p->c, "alice", user_key, NULL);
+	run(p);
+	expect_msg(p, M_USERAUTH_PK_OK, &m, &r);
+	sbuf_free(&m);
+	sbuf_put_u8(&q, 50);
+	sbuf_put_cstring(&q, "alice");
+	sbuf_put_cstring(&q, "ssh-other");
+	sbuf_put_cstring(&q, "none");
+	tc_send_sbuf(&p->c, &q);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
 	pair_free(p);
 }
 
@@ -151,7 +373,7 @@ static void test_auth_bad_signature_and_reject(void **state)
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
 	assert_true(ev.has_sig);
-	assert_false(ev.sig_ok);
+	assert_false(ssh_auth_verify(p->s));
 	ssh_auth_accept(p->s); /* even if the caller says yes */
 	assert_false(ssh_authenticated(p->s));
 	s2c(p);
@@ -162,7 +384,7 @@ static void test_auth_bad_signature_and_reject(void **state)
 	tc_auth_signed(&p->c, "alice", user_key, NULL);
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
-	assert_true(ev.sig_ok);
+	assert_true(ssh_auth_verify(p->s));
 	ssh_auth_reject(p->s);
 	assert_false(ssh_authenticated(p->s));
 	s2c(p);
@@ -174,18 +396,78 @@ static void test_auth_bad_signature_and_reject(void **state)
 	run(p);
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
 	sbuf_free(&m);
-	/* Other service than ssh-connection. */
-	struct sbuf q = {0};
-	sbuf_put_u8(&q, 50);
-	sbuf_put_cstring(&q, "alice");
-	sbuf_put_cstring(&q, "ssh-other");
-	sbuf_put_cstring(&q, "none");
-	tc_send_sbuf(&p->c, &q);
-	run(p);
-	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
-	sbuf_free(&m);
+	/* (Another service than ssh-connection: test_auth_user_or_service_change.) */
 	assert_int_equal(p->disconnects, 0);
 	auth_signed_ok(p);
+	pair_free(p);
+}
+
+/* Nothing is verified before the host asks (ssh.h: look the key up, then ssh_auth_verify):
+ * a well-signed request answered with ssh_auth_accept alone is no login; ssh_auth_verify
+ * checks once and then repeats its verdict; it is false for a query and when nothing is
+ * pending; a request the host rejects is never checked. */
+static void test_auth_verify_after_lookup(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+	assert_false(ssh_auth_verify(p->s)); /* nothing pending */
+
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ev.has_sig);
+	ssh_auth_accept(p->s); /* not verified: FAILURE */
+	assert_false(ssh_authenticated(p->s));
+	assert_false(ssh_auth_verify(p->s)); /* answered: nothing pending */
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* Rejected without a look at the signature. */
+	tc_auth_signed(&p->c, "alice", other_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_false(p->s->auth_checked);
+	assert_true(p->s->auth_signed.len > 0);
+	ssh_auth_reject(p->s);
+	assert_int_equal(p->s->auth_signed.len, 0);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
+	sbuf_free(&m);
+
+	/* A query: nothing to verify; accept still sends PK_OK. */
+	tc_auth_query(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_false(ssh_auth_verify(p->s));
+	ssh_auth_accept(p->s);
+	s2c(p);
+	expect_msg(p, M_USERAUTH_PK_OK, &m, &r);
+	sbuf_free(&m);
+
+	/* Verified once: the signed data is dropped and the verdict kept. */
+	tc_auth_signed(&p->c, "alice", user_key, NULL);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
+	assert_true(ssh_auth_verify(p->s));
+	assert_true(p->s->auth_checked);
+	assert_int_equal(p->s->auth_signed.len, 0);
+	assert_true(ssh_auth_verify(p->s));
+	ssh_auth_accept(p->s);
+	assert_true(ssh_authenticated(p->s));
+	s2c(p);
+	expect_msg(p, M_USERAUTH_SUCCESS, &m, &r);
+	sbuf_free(&m);
+	assert_int_equal(p->disconnects, 0);
 	pair_free(p);
 }
 
@@ -288,7 +570,10 @@ static void test_auth_ssh_rsa_refused(void **state)
 	rsa_query(p, "ssh-rsa");
 	rsa_signed(p, "ssh-rsa", "SHA1");
 	run(p);
-	assert_int_equal(p->log.len, 0); /* the caller never hears of them */
+	/* Refused by the engine, and reported so that the caller counts them. */
+	sbuf_put_u8(&p->log, 0);
+	assert_string_equal((const char *)p->log.data,
+			    "AUTH_REFUSED alice publickey\nAUTH_REFUSED alice publickey\n");
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
 	sbuf_free(&m);
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
@@ -311,7 +596,7 @@ static void test_auth_ssh_rsa_refused(void **state)
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
 	assert_true(ev.has_sig);
-	assert_false(ev.sig_ok);
+	assert_false(ssh_auth_verify(p->s));
 	ssh_auth_reject(p->s);
 	s2c(p);
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
@@ -320,7 +605,7 @@ static void test_auth_ssh_rsa_refused(void **state)
 	rsa_signed(p, "rsa-sha2-512", "SHA512");
 	feed(p);
 	expect_event(p, &ev, SSH_EV_AUTH_REQUEST);
-	assert_true(ev.sig_ok);
+	assert_true(ssh_auth_verify(p->s));
 	ssh_auth_accept(p->s);
 	assert_true(ssh_authenticated(p->s));
 	pair_free(p);
@@ -332,6 +617,10 @@ int main(void)
 		cmocka_unit_test(test_auth_none_and_password),
 		cmocka_unit_test(test_service_requests),
 		cmocka_unit_test(test_auth_bad_signature_and_reject),
+		cmocka_unit_test(test_auth_verify_after_lookup),
+		cmocka_unit_test(test_auth_refusals_reported),
+		cmocka_unit_test(test_auth_malformed_requests),
+		cmocka_unit_test(test_auth_user_or_service_change),
 		cmocka_unit_test(test_conn_before_auth_disconnects),
 		cmocka_unit_test(test_auth_ssh_rsa_refused),
 	};
