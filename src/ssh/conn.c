@@ -275,6 +275,10 @@ static bool recv_channel_msg(struct ssh *s, uint8_t msg, struct sreader *r, stru
 {
 	struct ssh_channel *ch = chan_get(s, sreader_u32(r));
 
+	/* A window adjust that crossed the channel's last CLOSE (paramiko sends them from its
+	 * reading thread) is ignored, as OpenSSH's channel_input_window_adjust does. */
+	if (!r->err && ch == NULL && msg == MSG_CHANNEL_WINDOW_ADJUST)
+		return false;
 	if (r->err || ch == NULL || !ch->confirmed) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "message for unknown channel");
 		return false;

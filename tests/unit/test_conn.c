@@ -576,6 +576,37 @@ static void test_unconfirmed_channel_messages(void **state)
 
 /* The caller closes a channel before confirming it: the client gets OPEN_FAILURE, never a
  * CLOSE for a channel it doesn't know, and the engine reports the channel gone. */
+/* A WINDOW_ADJUST for a channel that is gone (both CLOSEs passed) is ignored, not a reason to
+ * end the session; other messages for it still are. */
+static void test_late_window_adjust_ignored(void **state)
+{
+	struct pair *p = connected(NULL, NULL);
+	struct ssh_event ev;
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	struct ssh_channel *ch = open_channel(p, 5, 1000, 1000);
+	uint32_t id = ssh_channel_id(ch);
+	tc_close(&p->c, id);
+	feed(p);
+	expect_event(p, &ev, SSH_EV_CHANNEL_CLOSE);
+	p->ch = NULL;
+	s2c(p);
+	expect_msg(p, M_CLOSE, &m, &r); /* the engine's answer */
+	sbuf_free(&m);
+	tc_window_adjust(&p->c, id, 1000);
+	feed(p);
+	expect_no_event(p);
+	assert_int_equal(p->disconnects, 0);
+	assert_false(ssh_closed(p->s));
+	open_channel(p, 6, 1000, 1000); /* the session goes on */
+	tc_eof(&p->c, 999); /* anything else for a channel that isn't there still ends it */
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
+	pair_free(p);
+}
+
 static void test_close_before_confirm(void **state)
 {
 	struct pair *p = connected(NULL, NULL);
@@ -695,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_extended_data_ignored),
 		cmocka_unit_test(test_window_overrun_disconnects),
 		cmocka_unit_test(test_unconfirmed_channel_messages),
+		cmocka_unit_test(test_late_window_adjust_ignored),
 		cmocka_unit_test(test_close_before_confirm),
 		cmocka_unit_test(test_channel_msg_trailing_bytes),
 	};
