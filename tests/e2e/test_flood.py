@@ -138,3 +138,28 @@ def test_peer_strings_cannot_forge_log_lines(server_factory, field):
         if "auth attempt" in line:
             assert "remote_addr=127.0.0.1 " in line and "result=reject" in line, line
     assert log.count("auth attempt remote_addr=127.0.0.1") == 3
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(UNDER_TOOL, reason="CPU figures under ASan/valgrind mean nothing")
+def test_bogus_rsa_keys_cost_no_signature_check(server_factory, keys, tmp_path, echo_server):
+    """100 connections each offer 10 made-up RSA keys (3072-bit modulus, 3070-bit exponent)
+    with random signatures: an unknown key costs a lookup, never a verification. The server's
+    CPU for all 1,000 requests and 100 handshakes stays far below what 1,000 RSA verifications
+    cost (3-5 ms each, 3-5 s); the bound, 1 s, leaves room for a loaded machine."""
+    srv = server_factory()
+    legit = Legit(srv, keys, tmp_path, echo_server)
+    before = cpu_s(srv.proc.pid)
+    for _ in range(100):
+        sent, closed = flood(srv, "badrsa", 10, 0.2)
+        assert sent == 10 and closed  # the 10th failure ends the connection
+    used = cpu_s(srv.proc.pid) - before
+    assert used < 1.0, "%.2f s of server CPU for 1,000 bogus requests" % used
+    assert legit.roundtrip()
+    assert srv.log().count("result=reject") == 1000
+    legit.close()
