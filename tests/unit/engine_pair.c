@@ -343,6 +343,18 @@ void authenticate(struct pair *p)
 	assert_true(ssh_authenticated(p->s));
 }
 
+/* SERVICE_REQUEST ssh-userauth, and its SERVICE_ACCEPT. */
+void service_accepted(struct pair *p)
+{
+	struct sbuf m;
+	struct sreader r;
+
+	tc_service_request(&p->c, "ssh-userauth");
+	run(p);
+	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
+	sbuf_free(&m);
+}
+
 /* A signed publickey request once the ssh-userauth service is running. */
 void auth_signed_ok(struct pair *p)
 {

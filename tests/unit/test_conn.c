@@ -574,8 +574,6 @@ static void test_unconfirmed_channel_messages(void **state)
 	}
 }
 
-/* The caller closes a channel before confirming it: the client gets OPEN_FAILURE, never a
- * CLOSE for a channel it doesn't know, and the engine reports the channel gone. */
 /* A WINDOW_ADJUST for a channel that is gone (both CLOSEs passed) is ignored, not a reason to
  * end the session; other messages for it still are. */
 static void test_late_window_adjust_ignored(void **state)
@@ -607,6 +605,8 @@ static void test_late_window_adjust_ignored(void **state)
 	pair_free(p);
 }
 
+/* The caller closes a channel before confirming it: the client gets OPEN_FAILURE, never a
+ * CLOSE for a channel it doesn't know, and the engine reports the channel gone. */
 static void test_close_before_confirm(void **state)
 {
 	struct pair *p = connected(NULL, NULL);

@@ -25,14 +25,9 @@
 static struct pair *userauth_ready(void)
 {
 	struct pair *p = pair_new(NULL, NULL);
-	struct sbuf m;
-	struct sreader r;
 
 	handshake(p);
-	tc_service_request(&p->c, "ssh-userauth");
-	run(p);
-	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
-	sbuf_free(&m);
+	service_accepted(p);
 	sbuf_reset(&p->log);
 	return p;
 }
@@ -307,10 +302,7 @@ static void test_service_requests(void **state)
 	handshake(p);
 	tc_service_request(&p->c, "ssh-userauth");
 	tc_auth_none(&p->c, "alice");
-	tc_service_request(&p->c, "ssh-userauth");
-	run(p);
-	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
-	sbuf_free(&m);
+	service_accepted(p);
 	expect_msg(p, M_USERAUTH_FAILURE, &m, &r);
 	sbuf_free(&m);
 	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
@@ -356,10 +348,7 @@ static void test_auth_bad_signature_and_reject(void **state)
 	(void)state;
 
 	handshake(p);
-	tc_service_request(&p->c, "ssh-userauth");
-	run(p);
-	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
-	sbuf_free(&m);
+	service_accepted(p);
 
 	/* user_key's blob, other_key's signature. */
 	const uint8_t *blob = ssh_key_blob(user_key, &bl);
@@ -415,10 +404,7 @@ static void test_auth_verify_after_lookup(void **state)
 	(void)state;
 
 	handshake(p);
-	tc_service_request(&p->c, "ssh-userauth");
-	run(p);
-	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
-	sbuf_free(&m);
+	service_accepted(p);
 	assert_false(ssh_auth_verify(p->s)); /* nothing pending */
 
 	tc_auth_signed(&p->c, "alice", user_key, NULL);
@@ -560,10 +546,7 @@ static void test_auth_ssh_rsa_refused(void **state)
 	(void)state;
 
 	handshake(p);
-	tc_service_request(&p->c, "ssh-userauth");
-	run(p);
-	expect_msg(p, M_SERVICE_ACCEPT, &m, &r);
-	sbuf_free(&m);
+	service_accepted(p);
 	p->auto_auth = false;
 	sbuf_reset(&p->log);
 
