@@ -117,8 +117,9 @@ void expect_disconnect(struct pair *p, uint32_t reason);
 void expect_dead(struct pair *p);
 
 /* Common sequences: the first key exchange; SERVICE_REQUEST and a signed login as alice with
- * user_key; SERVICE_REQUEST and its answer alone; a login once the service runs; a new pair with both done (log cleared); the same
- * with one cipher both ways; a confirmed direct-tcpip channel (client id sender). */
+ * user_key; SERVICE_REQUEST and its answer alone; a login once the service runs; a new pair with
+ * both done (log cleared); the same with one cipher both ways; a confirmed direct-tcpip channel
+ * (client id sender). */
 void handshake(struct pair *p);
 void authenticate(struct pair *p);
 void service_accepted(struct pair *p);
