@@ -24,7 +24,6 @@
 #define TCPIP_LINGER_MS 30000
 
 struct tcpip {
-	struct channel *c;
 	struct outbound *dial; /* while connecting */
 	struct relay relay;
 	struct loop_timer linger;
@@ -177,7 +176,6 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 		return;
 	}
 	struct tcpip *t = xcalloc(1, sizeof(*t));
-	t->c = c;
 	c->state = t;
 	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
 	loop_timer_init(&t->linger);
