@@ -8,7 +8,7 @@ CSTD     := -std=c17 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -DALKNET_VERSION=\"$(VERSION)\" -MMD -MP
-LDLIBS   += -lcrypto -lpthread
+LDLIBS   += -lcrypto -lsystemd -lpthread
 
 BIN      := alknet
 ifeq ($(SANITIZE),1)

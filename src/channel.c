@@ -51,7 +51,7 @@ static const char *over_budget(const struct channel_set *cs, const struct chan_t
 {
 	const struct worker *w = cs->w;
 
-	if (cs->user && cs->user->channels >= cs->set->cfg->max_channels_per_user)
+	if (cs->user && cs->user->channels >= cs->w->set->cfg->max_channels_per_user)
 		return "too many channels for this user";
 	if (type->uses_fd && w->fd_limit > 0 && w->fds_used + 1 + w->fd_reserve > w->fd_limit)
 		return "server out of resources";
@@ -89,6 +89,11 @@ void channel_open(struct channel_set *cs, const struct ssh_event *ev)
 		refuse_event(cs, ev, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, "server shutting down");
 		return;
 	}
+	if (cs->user && cs->user->revoked) {
+		refuse_event(cs, ev, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED,
+			     "key no longer authorized");
+		return;
+	}
 	const char *over = over_budget(cs, type);
 	if (over != NULL) {
 		refuse_event(cs, ev, SSH_OPEN_RESOURCE_SHORTAGE, over);
@@ -97,6 +102,7 @@ void channel_open(struct channel_set *cs, const struct ssh_event *ev)
 	struct channel *c = xcalloc(1, sizeof(*c));
 	c->sch = ev->ch;
 	c->type = type;
+	c->settings = settings_ref(cs->w->set);
 	channel_link(cs, c);
 	ssh_channel_set_user(ev->ch, c);
 	type->open(c, ev->type_data, ev->type_len);
@@ -134,6 +140,7 @@ static void channel_free_cb(struct loop *l, void *ctx)
 	struct channel *c = ctx;
 
 	(void)l;
+	settings_unref(c->settings);
 	free(c->state);
 	free(c);
 }
@@ -227,7 +234,7 @@ struct worker *channel_worker(const struct channel *c)
 
 const struct settings *channel_settings(const struct channel *c)
 {
-	return c->set->set;
+	return c->settings;
 }
 
 uint64_t channel_session_id(const struct channel *c)

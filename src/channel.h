@@ -46,17 +46,17 @@ struct channel {
 	struct channel *prev, *next;
 	struct ssh_channel *sch; /* the engine's channel; NULL once both CLOSEs passed */
 	const struct chan_type *type;
-	void *state;	    /* the type's */
-	bool closing;	    /* we sent CLOSE */
-	bool type_released; /* the type's release op ran */
+	const struct settings *settings; /* a reference to the snapshot current at the open */
+	void *state;			 /* the type's */
+	bool closing;			 /* we sent CLOSE */
+	bool type_released;		 /* the type's release op ran */
 	bool released;
 };
 
 /* What a session lends its channels, set once; outlives them all. */
 struct channel_set {
 	struct ssh *ssh;
-	struct worker *w;
-	const struct settings *set;
+	struct worker *w; /* w->set: the current settings (reloads change it) */
 	uint64_t session_id;
 	const struct chan_type *const *types; /* NULL-terminated */
 	struct channel *list;		      /* doubly linked through next/prev */
@@ -68,8 +68,9 @@ struct channel_set {
 	void *owner;
 };
 
-/* SSH_EV_CHANNEL_OPEN: refuses it (unknown type, shutting down, over a channel or descriptor
- * budget: RESOURCE_SHORTAGE) or hands it to its type. */
+/* SSH_EV_CHANNEL_OPEN: refuses it (unknown type; shutting down, or the session's key was
+ * removed by a reload: ADMINISTRATIVELY_PROHIBITED; over a channel or descriptor budget:
+ * RESOURCE_SHORTAGE) or hands it to its type, with the settings current now. */
 void channel_open(struct channel_set *cs, const struct ssh_event *ev);
 /* SSH_EV_CHANNEL_DATA / EOF / CLOSE / WINDOW for the channel in ev (NULL-safe). */
 void channel_recv_data(struct channel *c, const uint8_t *p, size_t len);
@@ -94,6 +95,7 @@ void channel_release(struct channel *c);
 void channel_output(struct channel *c);
 struct ssh *channel_ssh(const struct channel *c);
 struct worker *channel_worker(const struct channel *c);
+/* The snapshot the channel was opened with (settings.h). */
 const struct settings *channel_settings(const struct channel *c);
 /* For log lines: "session N channel M". */
 uint64_t channel_session_id(const struct channel *c);

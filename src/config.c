@@ -1,11 +1,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "config_file.h"
+#include "diag.h"
+#include "file.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
 #include "xmalloc.h"
@@ -20,6 +25,7 @@ void config_usage(FILE *out)
 		"alknet %s - an SSH server that only forwards TCP (direct-tcpip channels)\n"
 		"\n"
 		"Usage: alknet serve --key HOST_KEY --authorized-keys FILE [options]\n"
+		"       alknet serve --config FILE [options]\n"
 		"\n"
 		"Clients connect with any SSH client and public-key auth, then open tunnels:\n"
 		"  ssh -N -D 1080 -p 2222 user@host          SOCKS proxy through the server\n"
@@ -27,14 +33,21 @@ void config_usage(FILE *out)
 		"  ssh -W target:22 -p 2222 user@host         stdio forward (ProxyJump)\n"
 		"No shell, no commands, no passwords.\n"
 		"\n"
-		"Options:\n"
+		"Options (each may also be given in the --config file as `name value`):\n"
+		"  --config PATH              read settings from PATH: one `name value` a line\n"
+		"                             (names as the options here, without --; # starts\n"
+		"                             a comment); the command line overrides the file\n"
+		"  --check                    load and check the configuration, keys and files,\n"
+		"                             print each problem as FILE:LINE: message, and exit\n"
+		"                             (0: all good, 1: problems) without listening\n"
 		"  --key PATH                 host private key, OpenSSH format, unencrypted and\n"
 		"                             not readable by others (ssh-keygen -t ed25519 -N '' "
 		"-f PATH)\n"
 		"  --authorized-keys PATH     OpenSSH authorized_keys file of the allowed client "
 		"keys\n"
 		"  --listen ADDR:PORT         address to listen on (default 0.0.0.0:22; IPv6: "
-		"[::]:22)\n"
+		"[::]:22);\n"
+		"                             repeat it for several addresses\n"
 		"  --connect-timeout SECONDS  time to reach a tunnel's target (default 10)\n"
 		"  --max-auth-attempts N      failed auth attempts before disconnect (default 10)\n"
 		"  --max-connections-per-ip N open connections allowed per client address\n"
@@ -67,7 +80,11 @@ void config_usage(FILE *out)
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
 		"\n"
-		"Logs go to stderr, one line per event. Tunnel destinations are never logged.\n",
+		"Logs go to stderr, one line per event. Tunnel destinations are never logged.\n"
+		"SIGHUP reloads the configuration and the files it names without dropping "
+		"sessions.\n"
+		"Exit status: 0 stopped normally, 1 failed (or --check found problems), 2 bad\n"
+		"command line or configuration. See alknet(1).\n",
 		ALKNET_VERSION);
 }
 
@@ -89,9 +106,14 @@ enum {
 	OPT_MAX_CHANNELS,
 	OPT_MAX_CHANNELS_USER,
 	OPT_MAX_PENDING,
+	OPT_LAST_SETTING, /* the options above may be set in the file too */
+	OPT_CONFIG,
+	OPT_CHECK,
 	OPT_HELP,
 	OPT_VERSION,
 };
+
+#define CONFIG_N_SETTINGS (OPT_LAST_SETTING - OPT_KEY)
 
 static const struct option options[] = {
 	{"key", required_argument, NULL, OPT_KEY},
@@ -111,23 +133,47 @@ static const struct option options[] = {
 	{"max-channels", required_argument, NULL, OPT_MAX_CHANNELS},
 	{"max-channels-per-user", required_argument, NULL, OPT_MAX_CHANNELS_USER},
 	{"max-pending-connects", required_argument, NULL, OPT_MAX_PENDING},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
+/* Where a value came from, for messages: the command line, or FILE:LINE. */
+struct cfg_src {
+	struct diag *d;
+	const char *file; /* NULL: the command line */
+	unsigned line;
+};
+
+/* "--name: MESSAGE" or "FILE:LINE: name: MESSAGE". */
+static int __attribute__((format(printf, 3, 4)))
+cfg_fail(const struct cfg_src *src, const char *opt, const char *fmt, ...)
+{
+	char msg[DIAG_MSG_MAX - 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (src->file)
+		diag_error(src->d, "%s:%u: %s: %s", src->file, src->line, opt, msg);
+	else
+		diag_error(src->d, "--%s: %s", opt, msg);
+	return -1;
+}
+
 /* Whole non-negative decimal number within [min, max]. */
-static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out)
+static int parse_uint(const struct cfg_src *src, const char *opt, const char *s, unsigned min,
+		      unsigned max, unsigned *out)
 {
 	char *end;
 
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < min || v > max) {
-		fprintf(stderr, "alknet: --%s: '%s' is not a number from %u to %u\n", opt, s, min,
-			max);
-		return -1;
-	}
+	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < min || v > max)
+		return cfg_fail(src, opt, "'%s' is not a number from %u to %u", s, min, max);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -135,7 +181,6 @@ static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max
 static void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->listen_str = "0.0.0.0:22";
 	cfg->connect_timeout_s = 10;
 	cfg->max_auth_attempts = 10;
 	cfg->login_grace_time_s = 30;
@@ -152,7 +197,7 @@ static void config_defaults(struct config *cfg)
 }
 
 /* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
-static int parse_startups(const char *s, struct config *cfg)
+static int parse_startups(const struct cfg_src *src, const char *s, struct config *cfg)
 {
 	unsigned a, r, f;
 	char tail;
@@ -164,17 +209,36 @@ static int parse_startups(const char *s, struct config *cfg)
 		cfg->startups_full = f;
 		return 0;
 	}
-	if (strchr(s, ':') == NULL && parse_uint("max-startups", s, 1, 1000000, &f) == 0) {
+	if (strchr(s, ':') == NULL && parse_uint(src, "max-startups", s, 1, 1000000, &f) == 0) {
 		cfg->startups_begin = cfg->startups_full = f;
 		cfg->startups_rate = 100;
 		return 0;
 	}
-	fprintf(stderr,
-		"alknet: --max-startups: '%s' is not N or start:rate:full (e.g. 10:30:100)\n", s);
-	return -1;
+	if (strchr(s, ':') == NULL)
+		return -1; /* parse_uint said why */
+	return cfg_fail(src, "max-startups", "'%s' is not N or start:rate:full (e.g. 10:30:100)",
+			s);
 }
 
-static int config_option(int c, const char *arg, struct config *cfg)
+/* One more listen address. The first --listen on the command line replaces the file's. */
+static int add_listen(const struct cfg_src *src, const char *s, struct config *cfg)
+{
+	if (src->file == NULL && !cfg->listen_from_cli) {
+		cfg->listen_from_cli = true;
+		cfg->n_listen = 0;
+	}
+	if (cfg->n_listen == CONFIG_MAX_LISTEN)
+		return cfg_fail(src, "listen", "more than %d addresses", CONFIG_MAX_LISTEN);
+	struct config_listen *l = &cfg->listen[cfg->n_listen];
+	if (net_parse_addr(s, &l->addr, &l->len) != 0)
+		return cfg_fail(src, "listen", "'%s' is not ADDR:PORT (e.g. 0.0.0.0:22 or [::]:22)",
+				s);
+	l->str = s;
+	cfg->n_listen++;
+	return 0;
+}
+
+static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
 	case OPT_KEY:
@@ -184,19 +248,18 @@ static int config_option(int c, const char *arg, struct config *cfg)
 		cfg->authorized_keys_path = arg;
 		return 0;
 	case OPT_LISTEN:
-		cfg->listen_str = arg;
-		return 0;
+		return add_listen(src, arg, cfg);
 	case OPT_CONNECT_TIMEOUT:
-		return parse_uint("connect-timeout", arg, 1, 3600, &cfg->connect_timeout_s);
+		return parse_uint(src, "connect-timeout", arg, 1, 3600, &cfg->connect_timeout_s);
 	case OPT_MAX_AUTH:
-		return parse_uint("max-auth-attempts", arg, 1, 1000, &cfg->max_auth_attempts);
+		return parse_uint(src, "max-auth-attempts", arg, 1, 1000, &cfg->max_auth_attempts);
 	case OPT_MAX_PER_IP:
-		return parse_uint("max-connections-per-ip", arg, 0, 1000000,
+		return parse_uint(src, "max-connections-per-ip", arg, 0, 1000000,
 				  &cfg->max_connections_per_ip);
 	case OPT_GRACE:
-		return parse_uint("login-grace-time", arg, 1, 3600, &cfg->login_grace_time_s);
+		return parse_uint(src, "login-grace-time", arg, 1, 3600, &cfg->login_grace_time_s);
 	case OPT_DRAIN:
-		return parse_uint("drain-timeout", arg, 0, 3600, &cfg->drain_timeout_s);
+		return parse_uint(src, "drain-timeout", arg, 0, 3600, &cfg->drain_timeout_s);
 	case OPT_PROXY:
 		cfg->proxy_str = arg;
 		return 0;
@@ -204,40 +267,39 @@ static int config_option(int c, const char *arg, struct config *cfg)
 		cfg->proxy_file = arg;
 		return 0;
 	case OPT_PROXY_TIMEOUT:
-		return parse_uint("proxy-timeout", arg, 1, 3600, &cfg->proxy_timeout_s);
+		return parse_uint(src, "proxy-timeout", arg, 1, 3600, &cfg->proxy_timeout_s);
 	case OPT_MAX_STARTUPS:
-		return parse_startups(arg, cfg);
+		return parse_startups(src, arg, cfg);
 	case OPT_PER_SOURCE_STARTUPS:
-		return parse_uint("per-source-max-startups", arg, 0, 1000000,
+		return parse_uint(src, "per-source-max-startups", arg, 0, 1000000,
 				  &cfg->per_source_startups);
 	case OPT_MAX_CHANNELS:
-		return parse_uint("max-channels", arg, 1, 65536, &cfg->max_channels);
+		return parse_uint(src, "max-channels", arg, 1, 65536, &cfg->max_channels);
 	case OPT_MAX_CHANNELS_USER:
-		return parse_uint("max-channels-per-user", arg, 1, 1000000,
+		return parse_uint(src, "max-channels-per-user", arg, 1, 1000000,
 				  &cfg->max_channels_per_user);
 	case OPT_MAX_PENDING:
-		return parse_uint("max-pending-connects", arg, 1, 65536,
+		return parse_uint(src, "max-pending-connects", arg, 1, 65536,
 				  &cfg->max_pending_connects);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
-		fprintf(stderr,
-			"alknet: --log-level: '%s' is not one of error, warn, info, debug\n", arg);
-		return -1;
+		return cfg_fail(src, "log-level", "'%s' is not one of error, warn, info, debug",
+				arg);
 	default:
 		return -1;
 	}
 }
 
 /* The first line of the proxy file that is not blank or a # comment, trimmed. */
-static int read_proxy_file(struct config *cfg)
+static int read_proxy_file(struct config *cfg, struct diag *d)
 {
 	FILE *f = fopen(cfg->proxy_file, "r");
 	char line[4096];
 
 	if (f == NULL) {
-		fprintf(stderr, "alknet: --proxy-file: cannot read %s: %s\n", cfg->proxy_file,
-			strerror(errno));
+		diag_error(d, "%s: cannot read the proxy file: %s", cfg->proxy_file,
+			   strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -254,7 +316,7 @@ static int read_proxy_file(struct config *cfg)
 	explicit_bzero(line, sizeof(line));
 	fclose(f);
 	if (cfg->proxy_file_text == NULL) {
-		fprintf(stderr, "alknet: --proxy-file: no proxy URL in %s\n", cfg->proxy_file);
+		diag_error(d, "%s: no proxy URL in the proxy file", cfg->proxy_file);
 		return -1;
 	}
 	cfg->proxy_str = cfg->proxy_file_text;
@@ -262,14 +324,14 @@ static int read_proxy_file(struct config *cfg)
 }
 
 /* --proxy wins over --proxy-file, which wins over $ALKNET_PROXY. */
-static int config_proxy(struct config *cfg)
+static int config_proxy(struct config *cfg, struct diag *d)
 {
 	char err[160];
 	const char *from = "--proxy";
 
 	if (cfg->proxy_str == NULL && cfg->proxy_file) {
-		from = "--proxy-file";
-		if (read_proxy_file(cfg) != 0)
+		from = cfg->proxy_file;
+		if (file_check_mode(cfg->proxy_file, d) != 0 || read_proxy_file(cfg, d) != 0)
 			return -1;
 	}
 	if (cfg->proxy_str == NULL && getenv("ALKNET_PROXY") && *getenv("ALKNET_PROXY")) {
@@ -279,7 +341,7 @@ static int config_proxy(struct config *cfg)
 	if (cfg->proxy_str == NULL)
 		return 0;
 	if (proxy_url_parse(cfg->proxy_str, &cfg->proxy, err, sizeof(err)) != 0) {
-		fprintf(stderr, "alknet: %s: invalid proxy URL: %s\n", from, err);
+		diag_error(d, "%s: invalid proxy URL: %s", from, err);
 		return -1;
 	}
 	return 0;
@@ -292,29 +354,148 @@ void config_free(struct config *cfg)
 	if (cfg->proxy_file_text)
 		freezero(cfg->proxy_file_text, strlen(cfg->proxy_file_text));
 	cfg->proxy_file_text = NULL;
+	if (cfg->file_text)
+		freezero(cfg->file_text, cfg->file_len + 1); /* may hold proxy credentials */
+	cfg->file_text = NULL;
 }
 
-/* Checks what getopt can't: required options and the listen address. */
-static int config_check(struct config *cfg)
+void config_listen_str(const struct config *cfg, char *out, size_t outlen)
 {
-	if (cfg->key_path == NULL) {
-		fprintf(stderr, "alknet: --key is required (the host private key)\n");
-		return -1;
-	}
-	if (cfg->authorized_keys_path == NULL) {
-		fprintf(stderr, "alknet: --authorized-keys is required\n");
-		return -1;
-	}
-	if (net_parse_addr(cfg->listen_str, &cfg->listen_addr, &cfg->listen_len) != 0) {
-		fprintf(stderr,
-			"alknet: --listen: '%s' is not ADDR:PORT (e.g. 0.0.0.0:22 or [::]:22)\n",
-			cfg->listen_str);
-		return -1;
-	}
-	return config_proxy(cfg);
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < cfg->n_listen && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? "," : "",
+				      cfg->listen[i].str);
 }
 
-enum config_result config_parse(int argc, char **argv, struct config *cfg)
+/* The file's settings: what the command line can set, each once (listen: any number). */
+struct file_ctx {
+	struct config *cfg;
+	struct cfg_src src;
+	unsigned seen[CONFIG_N_SETTINGS]; /* line of the first setting of each, 0: none */
+};
+
+static void file_syntax_error(void *ctx, unsigned line, const char *msg)
+{
+	struct file_ctx *fc = ctx;
+
+	diag_error(fc->src.d, "%s:%u: %s", fc->src.file, line, msg);
+}
+
+static int file_setting(void *ctx, unsigned line, const char *kw, const char *val)
+{
+	struct file_ctx *fc = ctx;
+	const struct option *o = options;
+
+	fc->src.line = line;
+	while (o->name && strcasecmp(o->name, kw) != 0)
+		o++;
+	if (o->name == NULL) {
+		diag_error(fc->src.d, "%s:%u: unknown keyword '%.64s' (see alknet --help)",
+			   fc->src.file, line, kw);
+		return 0;
+	}
+	if (o->val >= OPT_LAST_SETTING) {
+		diag_error(fc->src.d, "%s:%u: '%s' is a command-line option only", fc->src.file,
+			   line, o->name);
+		return 0;
+	}
+	unsigned *seen = &fc->seen[o->val - OPT_KEY];
+	if (*seen != 0 && o->val != OPT_LISTEN) {
+		diag_error(fc->src.d, "%s:%u: %s given twice (first on line %u)", fc->src.file,
+			   line, o->name, *seen);
+		return 0;
+	}
+	*seen = line;
+	config_option(o->val, val, fc->cfg, &fc->src);
+	return 0;
+}
+
+static void read_config_file(struct config *cfg, struct diag *d)
+{
+	uint8_t *text;
+	size_t len;
+
+	if (file_check_mode(cfg->config_path, d) != 0)
+		return;
+	int ret = file_read_small(cfg->config_path, CONFIG_FILE_MAX, &text, &len);
+	if (ret != 0) {
+		diag_error(d, "%s: cannot read the configuration: %s", cfg->config_path,
+			   ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+		return;
+	}
+	cfg->file_text = (char *)text;
+	cfg->file_len = len;
+	struct file_ctx fc = {.cfg = cfg, .src = {.d = d, .file = cfg->config_path}};
+	config_file_parse(cfg->file_text, len, file_setting, file_syntax_error, &fc);
+}
+
+/* Checks what single options can't: required ones, a default listener, the proxy. */
+static void config_check(struct config *cfg, struct diag *d)
+{
+	const char *where = cfg->config_path ? cfg->config_path : "command line";
+
+	if (cfg->key_path == NULL)
+		diag_error(d, "%s: no host key: set --key (the host private key)", where);
+	if (cfg->authorized_keys_path == NULL)
+		diag_error(d, "%s: no authorized keys: set --authorized-keys", where);
+	if (cfg->n_listen == 0) {
+		struct cfg_src src = {.d = d};
+		add_listen(&src, "0.0.0.0:22", cfg);
+	}
+	config_proxy(cfg, d);
+}
+
+static void print_version(void)
+{
+	printf("alknet %s\n", ALKNET_VERSION);
+}
+
+/* First pass over argv: --help, --version, --config, --check, and unknown options. */
+static enum config_result scan_args(int argc, char **argv, struct config *cfg, struct diag *d)
+{
+	int c;
+
+	opterr = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		if (c == OPT_HELP || c == OPT_VERSION) {
+			c == OPT_HELP ? config_usage(stdout) : print_version();
+			return CONFIG_EXIT;
+		}
+		if (c == '?' || c == ':') {
+			diag_error(d, "%s '%s' (see alknet --help)",
+				   c == ':' ? "missing value for option" : "unknown option",
+				   argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+		if (c == OPT_CONFIG)
+			cfg->config_path = optarg;
+		if (c == OPT_CHECK)
+			cfg->check = true;
+	}
+	if (optind < argc) {
+		diag_error(d, "unexpected argument '%s' (see alknet --help)", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}
+
+/* Second pass: the command line's settings, over the file's. */
+static void apply_args(int argc, char **argv, struct config *cfg, struct diag *d)
+{
+	struct cfg_src src = {.d = d};
+	int c;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		if (c < OPT_LAST_SETTING)
+			config_option(c, optarg, cfg, &src);
+	}
+}
+
+enum config_result config_parse(int argc, char **argv, struct config *cfg, struct diag *d)
 {
 	config_defaults(cfg);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -322,38 +503,20 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg)
 		return CONFIG_EXIT;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		printf("alknet %s\n", ALKNET_VERSION);
+		print_version();
 		return CONFIG_EXIT;
 	}
 	if (argc < 2 || strcmp(argv[1], "serve") != 0) {
-		fprintf(stderr, "alknet: expected the command 'serve' (see alknet --help)\n");
+		diag_error(d, "expected the command 'serve' (see alknet --help)");
 		return CONFIG_ERROR;
 	}
-	opterr = 0;
-	optind = 2;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		if (c == OPT_HELP) {
-			config_usage(stdout);
-			return CONFIG_EXIT;
-		}
-		if (c == OPT_VERSION) {
-			printf("alknet %s\n", ALKNET_VERSION);
-			return CONFIG_EXIT;
-		}
-		if (c == '?' || c == ':') {
-			fprintf(stderr, "alknet: %s '%s' (see alknet --help)\n",
-				c == ':' ? "missing value for option" : "unknown option",
-				argv[optind - 1]);
-			return CONFIG_ERROR;
-		}
-		if (config_option(c, optarg, cfg) != 0)
-			return CONFIG_ERROR;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "alknet: unexpected argument '%s' (see alknet --help)\n",
-			argv[optind]);
-		return CONFIG_ERROR;
-	}
-	return config_check(cfg) == 0 ? CONFIG_RUN : CONFIG_ERROR;
+	unsigned before = d->errors;
+	enum config_result r = scan_args(argc, argv, cfg, d);
+	if (r != CONFIG_RUN)
+		return r;
+	if (cfg->config_path)
+		read_config_file(cfg, d);
+	apply_args(argc, argv, cfg, d);
+	config_check(cfg, d);
+	return d->errors == before ? CONFIG_RUN : CONFIG_ERROR;
 }

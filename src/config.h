@@ -1,7 +1,11 @@
-/* Command line of `alknet serve`: parsed once at start into a read-only struct config. */
+/* The configuration of `alknet serve`: the command line over the --config file, parsed into a
+ * struct config that nothing changes afterwards. A reload (SIGHUP) parses both again into a
+ * new struct; the settings snapshot that holds it owns it (settings.h). Problems are reported
+ * through a struct diag (diag.h) as "FILE:LINE: ..." or "--option: ...". */
 #ifndef ALKNET_CONFIG_H
 #define ALKNET_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -9,13 +13,26 @@
 #include "log.h"
 
 struct proxy_url;
+struct diag;
+
+#define CONFIG_MAX_LISTEN 16
+
+struct config_listen {
+	const char *str;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
 
 struct config {
+	const char *config_path; /* --config */
+	bool check;		 /* --check: validate and exit */
 	const char *key_path;
 	const char *authorized_keys_path;
-	const char *listen_str;
-	struct sockaddr_storage listen_addr;
-	socklen_t listen_len;
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	unsigned n_listen;
+	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */
+	char *file_text;      /* the config file (the file's values point into it); wiped */
+	size_t file_len;
 	unsigned connect_timeout_s;
 	unsigned max_auth_attempts;
 	unsigned max_connections_per_ip;
@@ -42,9 +59,14 @@ enum config_result {
 	CONFIG_ERROR = 2, /* message printed to stderr: exit 2 */
 };
 
-/* Parses argv (argv[0] is the program, argv[1] should be "serve"). */
-enum config_result config_parse(int argc, char **argv, struct config *cfg);
+/* Parses argv (argv[0] is the program, argv[1] should be "serve") and the --config file it
+ * names; options on the command line override the file. Every problem goes to d (the parse
+ * goes on after one, so --check can list them all); CONFIG_ERROR if there was any. argv must
+ * outlive cfg (its strings are borrowed). config_free is due whatever the result. */
+enum config_result config_parse(int argc, char **argv, struct config *cfg, struct diag *d);
 void config_usage(FILE *out);
 void config_free(struct config *cfg);
+/* The listen addresses as one word, "A,B" (for log lines). */
+void config_listen_str(const struct config *cfg, char *out, size_t outlen);
 
 #endif

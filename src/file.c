@@ -1,12 +1,17 @@
 #include "file.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "xmalloc.h"
 
 /* First buffer when the size is unknown (pipes, /proc): most key files fit. */
@@ -82,4 +87,59 @@ int file_read_small(const char *path, size_t max, uint8_t **out, size_t *len)
 void file_free_secret(uint8_t *buf, size_t len)
 {
 	freezero(buf, len + 1);
+}
+
+static bool owner_trusted(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/* The real file's directory: its mode and owner. */
+static int check_dir(const char *real, struct diag *d)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", real);
+	const char *parent = dirname(dir);
+	if (stat(parent, &st) == -1) {
+		diag_error(d, "%s: cannot check its directory %s: %s", real, parent,
+			   strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		diag_error(d,
+			   "%s: its directory %s is writable by others (mode %04o); run: "
+			   "chmod go-w %s",
+			   real, parent, (unsigned)(st.st_mode & 07777), parent);
+		return -1;
+	}
+	if (!owner_trusted(&st)) {
+		diag_error(d, "%s: its directory %s is owned by uid %u, not root or uid %u", real,
+			   parent, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+int file_check_mode(const char *path, struct diag *d)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (realpath(path, real) == NULL || stat(real, &st) == -1) {
+		diag_error(d, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & 022) {
+		diag_error(d, "%s: others may change it (mode %04o); run: chmod go-w %s", path,
+			   (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	if (!owner_trusted(&st)) {
+		diag_error(d, "%s: owned by uid %u, not root or uid %u; run: chown %u %s", path,
+			   (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+		return -1;
+	}
+	return check_dir(real, d);
 }

@@ -19,4 +19,13 @@ int file_read_small(const char *path, size_t max, uint8_t **out, size_t *len);
  * no-op. */
 void file_free_secret(uint8_t *buf, size_t len);
 
+struct diag;
+
+/* OpenSSH's StrictModes for a file the server trusts (configuration, authorized keys, host
+ * key): refused when group or others may write it, when it is owned by someone other than
+ * root or this process's user, or when its directory is writable by group or others (unless
+ * sticky, like /tmp) or owned by someone else. Each problem goes to d as "PATH: ...; run:
+ * FIX". Returns 0, or -1 after reporting. Symbolic links are followed to the real file. */
+int file_check_mode(const char *path, struct diag *d);
+
 #endif

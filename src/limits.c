@@ -41,6 +41,11 @@ struct limits *limits_new(const struct config *cfg)
 	return lim;
 }
 
+void limits_configure(struct limits *lim, const struct config *cfg)
+{
+	lim->cfg = cfg;
+}
+
 void limits_free(struct limits *lim)
 {
 	if (lim == NULL)

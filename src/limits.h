@@ -14,6 +14,8 @@ struct limits;
 struct worker;
 
 struct limits *limits_new(const struct config *cfg);
+/* A reload: the limits of cfg apply from now on (the counts stay). cfg must outlive its use. */
+void limits_configure(struct limits *lim, const struct config *cfg);
 void limits_free(struct limits *lim);
 /* May a connection from peer start now? Returns NULL and counts it (limits_closed must follow
  * once), or the refusal reason for the log line ("max-startups", ...). */

@@ -1,5 +1,5 @@
-/* The server: loads keys, listens, accepts, counts connections per address, and shuts down
- * gracefully on SIGTERM/SIGINT. */
+/* The server: loads keys, listens, accepts, counts connections per address, reloads on SIGHUP
+ * and shuts down gracefully on SIGTERM/SIGINT. */
 #include "server.h"
 
 #include <dirent.h>
@@ -14,18 +14,21 @@
 #include <unistd.h>
 
 #include "auth/authorized_keys.h"
-#include "hostkey.h"
+#include "diag.h"
 #include "limits.h"
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
 #include "session.h"
 #include "ssh/key.h"
+#include "systemd.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPTS_PER_WAKEUP 64
 #define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
+
+static void server_reload(struct server *srv);
 
 static void session_opened(struct server *srv, struct session *s)
 {
@@ -93,7 +96,7 @@ static void accept_one(struct server *srv, int fd, const struct sockaddr_storage
 		close(fd);
 		return;
 	}
-	struct session *s = session_new(&srv->set, &srv->w, fd, peer, &server_session_hooks, srv);
+	struct session *s = session_new(srv->set, &srv->w, fd, peer, &server_session_hooks, srv);
 	if (s == NULL) {
 		limits_closed(srv->limits, peer, false);
 		return;
@@ -101,23 +104,31 @@ static void accept_one(struct server *srv, int fd, const struct sockaddr_storage
 	session_opened(srv, s);
 }
 
+static void listeners_want(struct server *srv, unsigned events)
+{
+	for (unsigned i = 0; i < srv->n_listeners; i++)
+		loop_io_set(srv->w.loop, &srv->listeners[i].io, events);
+}
+
 static void accept_retry(struct loop *l, void *ctx)
 {
 	struct server *srv = ctx;
 
+	(void)l;
 	if (!srv->w.draining)
-		loop_io_set(l, &srv->listen_io, LOOP_READ);
+		listeners_want(srv, LOOP_READ);
 }
 
 static void on_accept(struct loop *l, struct loop_io *io, unsigned events)
 {
-	struct server *srv = io->ctx;
+	struct listener *lst = io->ctx;
+	struct server *srv = lst->srv;
 
 	(void)events;
 	for (int i = 0; i < SERVER_ACCEPTS_PER_WAKEUP; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&peer, &len,
+		int fd = accept4(lst->fd, (struct sockaddr *)&peer, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
 			accept_one(srv, fd, &peer);
@@ -131,10 +142,22 @@ static void on_accept(struct loop *l, struct loop_io *io, unsigned events)
 				log_warn("accept paused: %s (max_fds reached)", strerror(errno));
 				srv->accept_warned_ms = now;
 			}
-			loop_io_set(l, io, 0);
+			listeners_want(srv, 0);
 			loop_timer_start(l, &srv->accept_retry, 100, accept_retry, srv);
 		}
 		break;
+	}
+}
+
+static void close_listeners(struct server *srv)
+{
+	for (unsigned i = 0; i < srv->n_listeners; i++) {
+		struct listener *lst = &srv->listeners[i];
+		if (lst->fd < 0)
+			continue;
+		loop_io_stop(srv->w.loop, &lst->io);
+		close(lst->fd);
+		lst->fd = -1;
 	}
 }
 
@@ -161,11 +184,10 @@ static void start_drain(struct server *srv)
 		return;
 	}
 	srv->w.draining = true;
+	systemd_stopping();
 	log_info("shutting down sessions=%zu drain_timeout=%us", srv->n_sessions,
-		 srv->cfg->drain_timeout_s);
-	loop_io_stop(srv->w.loop, &srv->listen_io);
-	close(srv->listen_fd);
-	srv->listen_fd = -1;
+		 srv->set->cfg->drain_timeout_s);
+	close_listeners(srv);
 	loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	if (srv->n_sessions == 0) {
 		loop_stop(srv->w.loop);
@@ -178,7 +200,8 @@ static void start_drain(struct server *srv)
 	}
 	if (srv->n_sessions > 0)
 		loop_timer_start(srv->w.loop, &srv->drain_timer,
-				 (uint64_t)srv->cfg->drain_timeout_s * 1000, drain_expired, srv);
+				 (uint64_t)srv->set->cfg->drain_timeout_s * 1000, drain_expired,
+				 srv);
 }
 
 static void on_signal(struct loop *l, struct loop_io *io, unsigned events)
@@ -189,9 +212,14 @@ static void on_signal(struct loop *l, struct loop_io *io, unsigned events)
 	(void)l;
 	(void)events;
 	while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		log_info("signal received signal=%s",
-			 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-		start_drain(srv);
+		const char *name = si.ssi_signo == SIGTERM  ? "SIGTERM"
+				   : si.ssi_signo == SIGHUP ? "SIGHUP"
+							    : "SIGINT";
+		log_info("signal received signal=%s", name);
+		if (si.ssi_signo == SIGHUP)
+			server_reload(srv);
+		else
+			start_drain(srv);
 	}
 }
 
@@ -203,6 +231,7 @@ static int setup_signals(struct server *srv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	srv->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -212,58 +241,72 @@ static int setup_signals(struct server *srv)
 			     srv);
 }
 
-/* Like OpenSSH, refuse a host key others can read. */
-static int load_host_key(struct server *srv, const char *path)
+static int add_listener(struct server *srv, int fd, const char *name)
 {
-	struct stat st;
-	char err[256];
+	struct listener *lst = &srv->listeners[srv->n_listeners++];
 
-	if (stat(path, &st) == -1) {
-		fprintf(stderr, "alknet: cannot read host key %s: %s\n", path, strerror(errno));
-		return -1;
+	lst->srv = srv;
+	lst->fd = fd;
+	snprintf(lst->name, sizeof(lst->name), "%s", name);
+	return loop_io_start(srv->w.loop, &lst->io, fd, LOOP_READ, on_accept, lst);
+}
+
+/* The sockets systemd passed (socket activation), named by their local address. */
+static int take_systemd_sockets(struct server *srv, const int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char name[64] = "systemd", addr[64];
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) == 0 &&
+		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+			net_addr_str(&ss, addr, sizeof(addr));
+			unsigned port = ntohs(ss.ss_family == AF_INET
+						      ? ((struct sockaddr_in *)&ss)->sin_port
+						      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+			snprintf(name, sizeof(name), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+				 addr, port);
+		}
+		if (add_listener(srv, fds[i], name) != 0)
+			return -1;
 	}
-	if (st.st_mode & 077) {
-		fprintf(stderr,
-			"alknet: host key %s is accessible by others (mode %04o); "
-			"run: chmod 600 %s\n",
-			path, (unsigned)(st.st_mode & 07777), path);
+	srv->socket_activated = true;
+	return 0;
+}
+
+/* systemd's sockets if it passed any, else every --listen address. */
+static int open_listeners(struct server *srv)
+{
+	const struct config *cfg = srv->set->cfg;
+	int fds[CONFIG_MAX_LISTEN];
+	int n = systemd_listen_fds(fds, CONFIG_MAX_LISTEN);
+
+	if (n < 0)
 		return -1;
-	}
-	if (ssh_key_load_private(path, &srv->host_key, err, sizeof(err)) != 0) {
-		fprintf(stderr, "alknet: host key %s: %s\n", path, err);
-		return -1;
+	if (n > 0)
+		return take_systemd_sockets(srv, fds, n);
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		const struct config_listen *l = &cfg->listen[i];
+		int fd = net_listen(&l->addr, l->len, 1024);
+		if (fd < 0) {
+			fprintf(stderr, "alknet: cannot listen on %s: %s\n", l->str, strerror(-fd));
+			return -1;
+		}
+		if (add_listener(srv, fd, l->str) != 0)
+			return -1;
 	}
 	return 0;
 }
 
-static int load_authorized_keys(struct server *srv, const char *path)
+static void listeners_str(const struct server *srv, char *out, size_t outlen)
 {
-	int ret = authkeys_load(path, &srv->authkeys);
+	size_t o = 0;
 
-	if (ret != 0) {
-		fprintf(stderr, "alknet: cannot read authorized keys %s: %s\n", path,
-			strerror(-ret));
-		return -1;
-	}
-	if (authkeys_count(srv->authkeys) == 0)
-		log_warn("no usable keys in %s: nobody can log in", path);
-	return 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < srv->n_listeners && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? "," : "",
+				      srv->listeners[i].name);
 }
-
-static int open_listener(struct server *srv)
-{
-	const struct config *cfg = srv->cfg;
-
-	srv->listen_fd = net_listen(&cfg->listen_addr, cfg->listen_len, 1024);
-	if (srv->listen_fd < 0) {
-		fprintf(stderr, "alknet: cannot listen on %s: %s\n", cfg->listen_str,
-			strerror(-srv->listen_fd));
-		return -1;
-	}
-	return loop_io_start(srv->w.loop, &srv->listen_io, srv->listen_fd, LOOP_READ, on_accept,
-			     srv);
-}
-
 /* Descriptors open now (listener, epoll, signalfd, resolver, stdio), counted once at start. */
 static unsigned open_fds(void)
 {
@@ -278,6 +321,15 @@ static unsigned open_fds(void)
 	return n > 3 ? n - 3 : n; /* ".", ".." and the directory's own fd */
 }
 
+static void set_fd_reserve(struct server *srv)
+{
+	struct worker *w = &srv->w;
+
+	w->fd_reserve = srv->set->cfg->startups_full + 32;
+	if (w->fd_limit > 0 && w->fd_reserve > w->fd_limit / 4)
+		w->fd_reserve = w->fd_limit / 4;
+}
+
 /* The worker's descriptor budget (worker.h): channels leave fd_reserve free for new clients,
  * enough for every unauthenticated connection --max-startups allows and a margin. */
 static void init_fd_budget(struct server *srv, long nofile)
@@ -286,70 +338,132 @@ static void init_fd_budget(struct server *srv, long nofile)
 
 	w->fd_limit = nofile > 0 && nofile < UINT32_MAX ? (unsigned)nofile : 0;
 	w->fds_used = open_fds();
-	w->fd_reserve = srv->cfg->startups_full + 32;
-	if (w->fd_limit > 0 && w->fd_reserve > w->fd_limit / 4)
-		w->fd_reserve = w->fd_limit / 4;
+	set_fd_reserve(srv);
 }
 
-/* The read-only part every session sees (settings.h). */
-static void init_settings(struct server *srv)
+/* Makes set the current snapshot (the server's reference moves to it): new sessions and new
+ * channels use it, and sessions whose key it no longer holds can open no more channels. */
+static void use_settings(struct server *srv, const struct settings *set)
 {
-	struct settings *set = &srv->set;
+	const struct settings *old = srv->set;
 
-	set->cfg = srv->cfg;
-	set->host_key = srv->host_key;
-	set->authkeys = srv->authkeys;
-	set->proxy = srv->cfg->proxy;
-	set->ssh.host_keys = &srv->host_key;
-	set->ssh.n_host_keys = 1;
-	set->ssh.max_channels = srv->cfg->max_channels;
-	/* The engine's defaults, spelled out: the session bounds its output by out_limit. */
-	set->ssh.window = 2 * 1024 * 1024;
-	set->ssh.out_limit = 1024 * 1024;
-	set->stall_ms = 30000;
-	/* Tests shorten the wait for a client that doesn't read. */
-	const char *stall = getenv("ALKNET_TEST_STALL_MS");
-	if (stall)
-		set->stall_ms = (unsigned)strtoul(stall, NULL, 10);
-	/* Tests shrink the re-key volume to force re-keys mid-transfer. */
-	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
-	if (rekey)
-		set->ssh.rekey_bytes = strtoull(rekey, NULL, 10);
+	srv->set = set;
+	log_set_level(set->cfg->log_level);
+	worker_use_settings(&srv->w, set);
+	limits_configure(srv->limits, set->cfg);
+	set_fd_reserve(srv);
+	settings_unref(old);
 }
 
-int server_init(struct server *srv, const struct config *cfg)
+/* What a reload cannot change without dropping connections: said once, the old one kept. */
+static void warn_fixed(const struct server *srv, const struct config *cfg)
+{
+	const struct config *cur = srv->set->cfg;
+	char a[1024], b[1024];
+
+	config_listen_str(cur, a, sizeof(a));
+	config_listen_str(cfg, b, sizeof(b));
+	if (!srv->socket_activated && strcmp(a, b) != 0)
+		log_warn("reload: listen addresses changed; restart alknet to use them");
+	if (strcmp(cur->key_path, cfg->key_path) != 0)
+		log_warn("reload: the host key path changed; restart alknet to use it");
+}
+
+/* SIGHUP: the command line and the config file are parsed again and every file they name read
+ * again; only if all of it loads does the new state replace the old. */
+static void server_reload(struct server *srv)
+{
+	struct diag d;
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct settings *set = NULL;
+
+	diag_init(&d, DIAG_QUIET);
+	systemd_reloading();
+	if (config_parse(srv->argc, srv->argv, cfg, &d) == CONFIG_RUN) {
+		set = settings_load(cfg, srv->host_key, &d);
+	} else {
+		config_free(cfg);
+		free(cfg);
+	}
+	if (set == NULL) {
+		log_warn("reload failed: %s; keeping the previous configuration", d.first);
+		systemd_ready("reload failed; previous configuration kept");
+		return;
+	}
+	warn_fixed(srv, set->cfg);
+	use_settings(srv, set);
+	char proxy[300] = "none";
+	if (set->proxy)
+		proxy_url_describe(set->proxy, proxy, sizeof(proxy));
+	log_info("reload ok authorized_keys=%zu config=%s proxy=%s sessions=%zu",
+		 authkeys_count(set->authkeys),
+		 set->cfg->config_path ? set->cfg->config_path : "none", proxy, srv->n_sessions);
+	systemd_ready("running");
+}
+static void log_listening(const struct server *srv, long nofile)
+{
+	char fp[SSH_KEY_FP_LEN], addrs[1024], proxy[300] = "none";
+
+	ssh_key_fingerprint(srv->host_key, fp);
+	listeners_str(srv, addrs, sizeof(addrs));
+	if (srv->set->proxy)
+		proxy_url_describe(srv->set->proxy, proxy, sizeof(proxy));
+	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld "
+		 "proxy=%s",
+		 addrs, ssh_key_type_name(srv->host_key), fp, authkeys_count(srv->set->authkeys),
+		 nofile, proxy);
+}
+
+/* Keys and files first (each problem reported), then the loop, the signals, the sockets. */
+static int load_settings(struct server *srv, struct config *cfg)
+{
+	struct diag d;
+
+	diag_init(&d, DIAG_STDERR);
+	if (settings_load_host_key(cfg->key_path, &srv->host_key, &d) != 0) {
+		config_free(cfg);
+		free(cfg);
+		return -1;
+	}
+	srv->set = settings_load(cfg, srv->host_key, &d);
+	return srv->set ? 0 : -1;
+}
+
+int server_init(struct server *srv, struct config *cfg, int argc, char **argv)
 {
 	memset(srv, 0, sizeof(*srv));
-	srv->cfg = cfg;
-	srv->listen_fd = -1;
+	srv->argc = argc;
+	srv->argv = argv;
 	srv->signal_fd = -1;
 	log_set_level(cfg->log_level);
 	loop_timer_init(&srv->drain_timer);
 	loop_timer_init(&srv->accept_retry);
-	if (load_host_key(srv, cfg->key_path) != 0 ||
-	    load_authorized_keys(srv, cfg->authorized_keys_path) != 0)
+	if (load_settings(srv, cfg) != 0)
 		return -1;
-	init_settings(srv);
-	srv->limits = limits_new(cfg);
-	if (worker_init(&srv->w, &srv->set, SERVER_RESOLVER_THREADS) != 0 ||
+	srv->limits = limits_new(srv->set->cfg);
+	if (worker_init(&srv->w, srv->set, SERVER_RESOLVER_THREADS) != 0 ||
 	    setup_signals(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
 		return -1;
 	}
-	if (open_listener(srv) != 0)
+	if (open_listeners(srv) != 0)
 		return -1;
 	long nofile = net_raise_nofile();
 	init_fd_budget(srv, nofile);
-	char fp[SSH_KEY_FP_LEN];
-	ssh_key_fingerprint(srv->host_key, fp);
-	char proxy[300] = "none";
-	if (srv->set.proxy)
-		proxy_url_describe(srv->set.proxy, proxy, sizeof(proxy));
-	log_info("listening addr=%s host_key=%s fingerprint=%s authorized_keys=%zu max_fds=%ld "
-		 "proxy=%s",
-		 cfg->listen_str, ssh_key_type_name(srv->host_key), fp,
-		 authkeys_count(srv->authkeys), nofile, proxy);
+	log_listening(srv, nofile);
+	systemd_ready("running");
 	return 0;
+}
+
+unsigned server_check(struct config *cfg, struct diag *d)
+{
+	struct ssh_key *key = NULL;
+
+	if (cfg->key_path && settings_load_host_key(cfg->key_path, &key, d) != 0)
+		key = NULL;
+	settings_unref(settings_load(cfg, key, d));
+	ssh_key_free(key);
+	return d->errors;
 }
 
 int server_run(struct server *srv)
@@ -372,12 +486,11 @@ void server_free(struct server *srv)
 		loop_timer_stop(srv->w.loop, &srv->drain_timer);
 		loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	}
+	close_listeners(srv);
 	worker_free(&srv->w); /* runs the pending frees */
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);
 	limits_free(srv->limits);
-	authkeys_free(srv->authkeys);
+	settings_unref(srv->set);
 	ssh_key_free(srv->host_key);
 }

@@ -1,4 +1,4 @@
-/* The one server object: listening socket, sessions, per-address counts, shutdown. */
+/* The one server object: listening sockets, sessions, per-address counts, reload, shutdown. */
 #ifndef ALKNET_SERVER_H
 #define ALKNET_SERVER_H
 
@@ -12,19 +12,28 @@
 #include "worker.h"
 
 struct session;
-struct authkeys;
 struct limits;
+struct server;
 
-/* The server owns the settings (read-only once the loop runs: settings.h), the one worker
- * (per-loop state: worker.h), the listener, the sessions and the per-address counts. */
+struct listener {
+	struct server *srv;
+	int fd;
+	struct loop_io io;
+	char name[64]; /* ADDR:PORT, for log lines */
+};
+
+/* The server owns the current settings snapshot (one reference: settings.h), the host key
+ * every snapshot borrows, the one worker (per-loop state: worker.h), the listeners, the
+ * sessions and the per-address counts. argv is kept to parse again on SIGHUP. */
 struct server {
-	const struct config *cfg;
-	struct settings set;
+	const struct settings *set;
 	struct worker w;
-	struct ssh_key *host_key;  /* owned; set.host_key borrows it */
-	struct authkeys *authkeys; /* owned; set.authkeys borrows it */
-	int listen_fd;
-	struct loop_io listen_io;
+	struct ssh_key *host_key; /* owned */
+	int argc;
+	char **argv;
+	struct listener listeners[CONFIG_MAX_LISTEN];
+	unsigned n_listeners;
+	bool socket_activated; /* the listeners came from systemd */
 	int signal_fd;
 	struct loop_io signal_io;
 	struct loop_timer drain_timer;
@@ -37,10 +46,14 @@ struct server {
 	uint64_t accept_warned_ms;
 };
 
-/* Loads keys, binds, installs signal handling. Prints a message and returns -1 on failure. */
-int server_init(struct server *srv, const struct config *cfg);
+/* Loads keys, binds (or takes systemd's sockets), installs signal handling. Takes cfg over
+ * (heap-allocated, from config_parse of argv). Prints a message and returns -1 on failure. */
+int server_init(struct server *srv, struct config *cfg, int argc, char **argv);
 /* Runs until shutdown completes. Returns the exit status. */
 int server_run(struct server *srv);
 void server_free(struct server *srv);
+/* `alknet serve --check`: loads everything cfg names (taken over) as server_init would,
+ * without listening. Returns the number of problems (printed to d). */
+unsigned server_check(struct config *cfg, struct diag *d);
 
 #endif

@@ -93,7 +93,6 @@ static void session_init_channels(struct session *s)
 	s->chans = (struct channel_set){
 		.ssh = s->ssh,
 		.w = s->w,
-		.set = s->set,
 		.session_id = s->id,
 		.types = session_chan_types,
 		.output = session_output,
@@ -113,7 +112,7 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 		free(s);
 		return NULL;
 	}
-	s->set = set;
+	s->set = settings_ref(set);
 	s->w = w;
 	s->hooks = hooks;
 	s->owner = owner;
@@ -142,6 +141,7 @@ static void session_free_cb(struct loop *l, void *ctx)
 
 	(void)l;
 	ssh_free(s->ssh);
+	settings_unref(s->set);
 	free(s);
 }
 
@@ -298,7 +298,7 @@ static void login_accepted(struct session *s, const struct ssh_event *ev)
 
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
-	bool known = authkeys_contains(s->set->authkeys, ev->key);
+	bool known = authkeys_contains(s->w->set->authkeys, ev->key); /* the current set */
 
 	if (!known) {
 		auth_failed(s, ev->user, ev->method, ev->key);

@@ -28,7 +28,7 @@ struct session_hooks {
 };
 
 struct session {
-	const struct settings *set;
+	const struct settings *set; /* a reference to the snapshot current at the accept */
 	struct worker *w;
 	const struct session_hooks *hooks;
 	void *owner;

@@ -1,9 +1,13 @@
-/* Server-wide state that sessions read and never change: the parsed configuration, the host
- * key, the authorized set and the engine settings. Owned by server.c, which builds it before
- * the loop runs and is the only writer. A reload (issue 14) builds a new authorized set and
- * swaps the pointer between loop passes; a session reads it only while deciding a login, so
- * it never holds it across passes. With one loop per core later, the swap becomes an atomic
- * pointer with a reference per loop; nothing else here changes after start-up. */
+/* Server-wide state that sessions read and never change: the parsed configuration, the
+ * authorized set, the proxy and the engine settings, as one snapshot. A reload (SIGHUP) builds
+ * a new snapshot and makes it current; the old one lives on while something still holds it.
+ *
+ * Ownership: the server holds the current snapshot; a session takes a reference for its life
+ * (its login grace time, attempts and stall bounds stay those it started with), a channel one
+ * for its own (its timeouts and the proxy URL its outbound connection borrows). The last
+ * settings_unref frees it. The reference count is the one field that changes; it is only
+ * touched on the loop's thread (with one loop per core later, it becomes atomic). The host key
+ * is loaded once at start and owned by the server: every snapshot borrows it. */
 #ifndef ALKNET_SETTINGS_H
 #define ALKNET_SETTINGS_H
 
@@ -11,16 +15,29 @@
 
 struct config;
 struct authkeys;
+struct diag;
 struct proxy_url;
 struct ssh_key;
 
 struct settings {
-	const struct config *cfg;
-	struct ssh_key *host_key;
-	const struct authkeys *authkeys;
-	const struct proxy_url *proxy; /* NULL: connect directly */
-	struct ssh_config ssh;	       /* host keys borrowed from host_key */
+	unsigned refs;
+	struct config *cfg;	       /* owned */
+	struct ssh_key *host_key;      /* borrowed from the server */
+	struct authkeys *authkeys;     /* owned */
+	const struct proxy_url *proxy; /* in cfg; NULL: connect directly */
+	struct ssh_config ssh;	       /* host keys: &host_key */
 	unsigned stall_ms; /* output kept over its bound this long: the client is dropped */
 };
+
+/* Loads what cfg names besides the host key (the authorized keys, with their file's mode
+ * checked) into a new snapshot holding one reference. Takes cfg over, also on failure.
+ * Returns NULL after reporting every problem to d. */
+struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, struct diag *d);
+/* Reads the host key at path (refused when others can read or change it). 0, or -1 after
+ * reporting to d. */
+int settings_load_host_key(const char *path, struct ssh_key **out, struct diag *d);
+const struct settings *settings_ref(const struct settings *set);
+/* Drops a reference; the last one frees the snapshot. NULL is a no-op. */
+void settings_unref(const struct settings *set);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/authorized_keys.h"
 #include "loop.h"
 #include "resolve.h"
 #include "settings.h"
@@ -15,6 +16,7 @@
 int worker_init(struct worker *w, const struct settings *set, unsigned resolver_threads)
 {
 	memset(w, 0, sizeof(*w));
+	w->set = set;
 	w->ssh = set->ssh;
 	w->crypto = ssh_crypto_new();
 	w->ssh.crypto = w->crypto;
@@ -51,6 +53,17 @@ void worker_free(struct worker *w)
 	w->users = NULL;
 }
 
+void worker_use_settings(struct worker *w, const struct settings *set)
+{
+	w->set = set;
+	w->ssh = set->ssh;
+	w->ssh.crypto = w->crypto;
+	for (size_t i = 0; i < WORKER_USER_BUCKETS; i++) {
+		for (struct worker_user *u = w->users[i]; u; u = u->next)
+			u->revoked = !authkeys_contains_fp(set->authkeys, u->fp);
+	}
+}
+
 static struct worker_user **user_slot(struct worker *w, const char *fp)
 {
 	uint32_t h = 2166136261u;
@@ -72,6 +85,7 @@ struct worker_user *worker_user_get(struct worker *w, const char *fp)
 		snprintf((*slot)->fp, sizeof((*slot)->fp), "%s", fp);
 	}
 	(*slot)->sessions++;
+	(*slot)->revoked = false; /* it just logged in: the current set holds it */
 	return *slot;
 }
 

@@ -22,12 +22,14 @@ struct worker_user {
 	char fp[64]; /* the key's SHA256 fingerprint */
 	unsigned sessions;
 	unsigned channels;
+	bool revoked; /* no longer in the authorized set since a reload: no new channels */
 };
 
 /* File descriptors: sessions and channel sockets are counted against the process limit, and
  * channels stop at fd_limit - fd_reserve, so that accepting and authenticating new clients
  * always has descriptors left (plus the unauthenticated connections' own caps, server.c). */
 struct worker {
+	const struct settings *set; /* the current snapshot (the server holds its reference) */
 	struct loop *loop;
 	struct resolver *resolver;
 	struct relay_batch batch;     /* client data of the session being processed (relay.h) */
@@ -49,6 +51,9 @@ void worker_user_put(struct worker *w, struct worker_user *u);
 
 /* Makes the loop and the resolver threads. Returns 0, or -1 (errno set). */
 int worker_init(struct worker *w, const struct settings *set, unsigned resolver_threads);
+/* A reload: set becomes current (the engine settings of new sessions come from it), and every
+ * key it no longer authorizes is marked revoked. */
+void worker_use_settings(struct worker *w, const struct settings *set);
 /* Frees what worker_init made; runs the loop's pending defers first. */
 void worker_free(struct worker *w);
 

@@ -25,6 +25,7 @@ struct authkeys {
 	struct ssh_key **keys;
 	size_t count;
 	size_t cap;
+	char (*fps)[SSH_KEY_FP_LEN]; /* the keys' fingerprints, sorted (authkeys_contains_fp) */
 };
 
 enum authkeys_kind {
@@ -175,6 +176,20 @@ static void authkeys_line(struct authkeys *a, const char *name, size_t lineno, c
 	}
 }
 
+static int fp_cmp(const void *x, const void *y)
+{
+	return strcmp(x, y);
+}
+
+/* The sorted fingerprint list, for looking up keys of sessions that logged in earlier. */
+static void authkeys_index(struct authkeys *a)
+{
+	a->fps = xcalloc(a->count ? a->count : 1, sizeof(*a->fps));
+	for (size_t i = 0; i < a->count; i++)
+		ssh_key_fingerprint(a->keys[i], a->fps[i]);
+	qsort(a->fps, a->count, sizeof(*a->fps), fp_cmp);
+}
+
 /* Splits text into lines (LF or CRLF) and hands each to authkeys_line. Never fails: bad lines
  * are warned about and skipped. */
 int authkeys_parse(const char *name, const char *text, size_t len, struct authkeys **out)
@@ -204,6 +219,7 @@ int authkeys_parse(const char *name, const char *text, size_t len, struct authke
 			free(line);
 		}
 	}
+	authkeys_index(a);
 	*out = a;
 	return 0;
 }
@@ -236,6 +252,11 @@ bool authkeys_contains(const struct authkeys *a, const struct ssh_key *key)
 	return found;
 }
 
+bool authkeys_contains_fp(const struct authkeys *a, const char *fp)
+{
+	return a && a->count > 0 && bsearch(fp, a->fps, a->count, sizeof(*a->fps), fp_cmp);
+}
+
 size_t authkeys_count(const struct authkeys *a)
 {
 	return a ? a->count : 0;
@@ -250,5 +271,6 @@ void authkeys_free(struct authkeys *a)
 		ssh_key_free(a->keys[i]);
 	}
 	free(a->keys);
+	free(a->fps);
 	free(a);
 }

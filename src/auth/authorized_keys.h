@@ -17,6 +17,9 @@ int authkeys_load(const char *path, struct authkeys **out);
 int authkeys_parse(const char *name, const char *text, size_t len, struct authkeys **out);
 /* True if key's public blob equals one of the loaded keys (constant-time per comparison). */
 bool authkeys_contains(const struct authkeys *a, const struct ssh_key *key);
+/* True if a loaded key has this SHA256 fingerprint (ssh_key_fingerprint): whether a session
+ * that logged in before a reload still has its key in the new set. */
+bool authkeys_contains_fp(const struct authkeys *a, const char *fp);
 size_t authkeys_count(const struct authkeys *a);
 void authkeys_free(struct authkeys *a);
 

@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "engine_pair.h"
 #include "loop.h"
+#include "settings.h"
 #include "worker.h"
 
 struct fake_state {
@@ -90,6 +91,7 @@ static const struct chan_type *const fake_types[] = {&fake_type, NULL};
 struct env2 {
 	struct pair *p;
 	struct worker w;
+	struct settings set; /* the test's reference keeps it from being freed */
 	struct channel_set cs;
 	int outputs;
 };
@@ -113,6 +115,8 @@ static int setup(void **state)
 	e->p = connected(NULL, NULL);
 	e->p->auto_open = false;
 	e->w.loop = loop_new();
+	e->set.refs = 1;
+	e->w.set = &e->set;
 	e->cs = (struct channel_set){.ssh = e->p->s,
 				     .w = &e->w,
 				     .session_id = 1,
