@@ -178,7 +178,7 @@ static int parse_uint(const struct cfg_src *src, const char *opt, const char *s,
 	return 0;
 }
 
-static void config_defaults(struct config *cfg)
+void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->connect_timeout_s = 10;
@@ -425,10 +425,16 @@ static void read_config_file(struct config *cfg, struct diag *d)
 			   ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
 		return;
 	}
-	cfg->file_text = (char *)text;
+	config_apply_text(cfg, cfg->config_path, (char *)text, len, d);
+}
+
+void config_apply_text(struct config *cfg, const char *name, char *text, size_t len, struct diag *d)
+{
+	struct file_ctx fc = {.cfg = cfg, .src = {.d = d, .file = name}};
+
+	cfg->file_text = text;
 	cfg->file_len = len;
-	struct file_ctx fc = {.cfg = cfg, .src = {.d = d, .file = cfg->config_path}};
-	config_file_parse(cfg->file_text, len, file_setting, file_syntax_error, &fc);
+	config_file_parse(text, len, file_setting, file_syntax_error, &fc);
 }
 
 /* Checks what single options can't: required ones, a default listener, the proxy. */

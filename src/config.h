@@ -66,6 +66,12 @@ enum config_result {
 enum config_result config_parse(int argc, char **argv, struct config *cfg, struct diag *d);
 void config_usage(FILE *out);
 void config_free(struct config *cfg);
+/* The file's part of config_parse, on text in memory (tests, fuzzers): applies the settings
+ * of text[0..len) (xmalloc'd, with a NUL after it; cfg takes it over and config_free wipes
+ * it) to cfg, after config_defaults. name is the FILE of messages. */
+void config_defaults(struct config *cfg);
+void config_apply_text(struct config *cfg, const char *name, char *text, size_t len,
+		       struct diag *d);
 /* The listen addresses as one word, "A,B" (for log lines). */
 void config_listen_str(const struct config *cfg, char *out, size_t outlen);
 

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define CONFIG_FILE_MAX	    (1024 * 1024)
+#define CONFIG_FILE_MAX	     (1024 * 1024)
 #define CONFIG_FILE_LINE_MAX 4096
 
 /* Called for each `keyword value` line; keyword and value are NUL-terminated, inside the
