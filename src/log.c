@@ -1,18 +1,25 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
 static enum log_level current_level = LOG_INFO;
+static bool plain; /* --check: "warning: MESSAGE", no timestamp */
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void log_set_level(enum log_level level)
 {
 	current_level = level;
+}
+
+void log_set_plain(bool on)
+{
+	plain = on;
 }
 
 int log_parse_level(const char *s, enum log_level *out)
@@ -41,9 +48,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	struct tm tm;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s ", (long)tv.tv_usec / 1000,
-		      level_names[level]);
+	int n;
+	if (plain) {
+		n = snprintf(line, sizeof(line), "%s: ", level == LOG_ERROR ? "error" : "warning");
+	} else {
+		n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s ",
+			      (long)tv.tv_usec / 1000, level_names[level]);
+	}
 
 	va_list ap;
 	va_start(ap, fmt);

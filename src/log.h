@@ -3,6 +3,7 @@
 #ifndef ALKNET_LOG_H
 #define ALKNET_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level {
@@ -13,6 +14,8 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* `alknet serve --check`: lines become "warning: MESSAGE" (or "error: "), no timestamp. */
+void log_set_plain(bool on);
 /* Accepts error, warn, info, debug (any case). Returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

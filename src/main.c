@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "log.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -23,6 +24,8 @@ static bool wants_check(int argc, char **argv)
 static int check(struct config *cfg, unsigned problems, struct diag *d)
 {
 	if (problems == 0) {
+		log_set_level(LOG_WARN);
+		log_set_plain(true);
 		problems = server_check(cfg, d);
 	} else {
 		config_free(cfg);
