@@ -230,3 +230,37 @@ def test_socket_activation(keys, tmp_path, echo_server):
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+def test_reload_switches_new_channels_to_the_new_proxy(keys, tmp_path, echo_server,
+                                                       microsocks_open):
+    """--proxy-file is read again: channels opened after the reload go through the new proxy,
+    the one opened before keeps its direct connection."""
+    from conftest import closed_port
+    host, ak, conf = setup_files(keys, tmp_path)
+    pf = tmp_path / "etc" / "proxy"
+    dead = closed_port()
+    pf.write_text("socks5://127.0.0.1:%d\n" % dead)
+    os.chmod(pf, 0o600)
+    srv = start_server(keys, tmp_path, "--config", conf, "--proxy-file", str(pf),
+                       host_key=host, authorized=ak)
+    try:
+        t = paramiko_login(srv, keys.default)
+        with pytest.raises(paramiko.ChannelException) as e:
+            open_echo(t, echo_server)
+        assert e.value.code == 2  # connect failed: the proxy is not there
+        pf.write_text("socks5://127.0.0.1:%d\n" % microsocks_open.port)
+        hup(srv, 1)
+        assert "proxy=socks5://127.0.0.1:%d" % microsocks_open.port in srv.log()
+        for i in range(20):
+            ch = open_echo(t, echo_server)
+            data = pattern_bytes(20000, i)
+            ch.sendall(data)
+            got = b""
+            while len(got) < len(data):
+                got += ch.recv(len(data) - len(got))
+            assert got == data
+            ch.close()
+        t.close()
+    finally:
+        srv.stop()
