@@ -167,8 +167,9 @@ def test_filter_reads_journal_style_lines(server_log, tmp_path):
     check_matches(got, journal)
 
 
-def test_jail_parses_with_the_filter(tmp_path):
-    """fail2ban-client --test on a copy of the system configuration plus our files."""
+def fail2ban_config(tmp_path, local):
+    """A copy of the system's fail2ban configuration with only our jail, our filter and
+    jail.d/alknet.local = local; returns what `fail2ban-client -d` would send the server."""
     if not os.path.isdir("/etc/fail2ban"):
         pytest.skip("no /etc/fail2ban")
     conf = os.path.join(str(tmp_path), "fail2ban")
@@ -183,9 +184,24 @@ def test_jail_parses_with_the_filter(tmp_path):
     with open(os.path.join(conf, "jail.d", "alknet.conf"), "w") as f:
         f.write(jail)
     with open(os.path.join(conf, "jail.d", "alknet.local"), "w") as f:
-        f.write("[alknet]\nenabled = true\n")  # as the jail's comment says
+        f.write(local)
     r = subprocess.run(["fail2ban-client", "-c", conf, "-d"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "'add', 'alknet'" in r.stdout, r.stdout
-    assert "'set', 'alknet', 'maxretry', 10]" in r.stdout, r.stdout
+    return r.stdout
+
+
+def test_jail_parses_with_the_filter(tmp_path):
+    """The log-file variant, enabled as the jail's comment says."""
+    out = fail2ban_config(tmp_path, "[alknet]\nenabled = true\n")
+    assert "['add', 'alknet', 'auto']" in out, out
+    assert "'set', 'alknet', 'maxretry', 10]" in out, out
+    assert "'addlogpath', '%s'" % os.path.join(str(tmp_path), "alknet.log") in out, out
+
+
+def test_jail_journal_variant(tmp_path):
+    """backend = systemd (README.md, Deploying): the filter's journalmatch, no log file."""
+    out = fail2ban_config(tmp_path, "[alknet]\nenabled = true\nbackend = systemd\n")
+    assert "['add', 'alknet', 'systemd']" in out, out
+    assert "'addjournalmatch', '_SYSTEMD_UNIT=alknet.service'" in out, out
+    assert "addlogpath" not in out
