@@ -29,7 +29,7 @@ UNIT_HELPERS := tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c tests/unit
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 UNIT_LIB := $(BUILD)/tests/libunit.a
 
-.PHONY: all clean run test unit e2e deps test-deps check-san check-valgrind
+.PHONY: all clean run test unit e2e deps test-deps check-san check-valgrind install uninstall
 
 all: $(BIN)
 
@@ -98,6 +98,40 @@ test: test-deps
 
 clean:
 	rm -rf build build-san $(BIN)
+
+# make install [PREFIX=/usr/local] [DESTDIR=/staging] [SYSCONFDIR=/etc]: the binary, the man
+# page, the systemd units (ExecStart rewritten to $(BINDIR)/alknet), the fail2ban filter and
+# jail (the jail installed switched off), the example configuration. Nothing is enabled or
+# started; README.md "Deploying" has the steps after it.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/alknet
+F2BDIR     ?= $(SYSCONFDIR)/fail2ban
+UNIT_SED   := -e 's\#/usr/local/bin/alknet\#$(BINDIR)/alknet\#g' \
+	      -e 's\#/usr/local/share/doc/alknet\#$(DOCDIR)\#g'
+
+install: $(BIN)
+	install -d -m 755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(F2BDIR)/filter.d $(DESTDIR)$(F2BDIR)/jail.d $(DESTDIR)$(DOCDIR) \
+		$(BUILD)/contrib
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/alknet
+	install -m 644 man/alknet.1 $(DESTDIR)$(MANDIR)/man1/alknet.1
+	sed $(UNIT_SED) contrib/systemd/alknet.service > $(BUILD)/contrib/alknet.service
+	install -m 644 $(BUILD)/contrib/alknet.service $(DESTDIR)$(UNITDIR)/alknet.service
+	install -m 644 contrib/systemd/alknet.socket $(DESTDIR)$(UNITDIR)/alknet.socket
+	install -m 644 contrib/fail2ban/filter.d/alknet.conf $(DESTDIR)$(F2BDIR)/filter.d/alknet.conf
+	install -m 644 contrib/fail2ban/jail.d/alknet.conf $(DESTDIR)$(F2BDIR)/jail.d/alknet.conf
+	install -m 644 contrib/alknet.conf.example $(DESTDIR)$(DOCDIR)/alknet.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/alknet $(DESTDIR)$(MANDIR)/man1/alknet.1 \
+		$(DESTDIR)$(UNITDIR)/alknet.service $(DESTDIR)$(UNITDIR)/alknet.socket \
+		$(DESTDIR)$(F2BDIR)/filter.d/alknet.conf $(DESTDIR)$(F2BDIR)/jail.d/alknet.conf \
+		$(DESTDIR)$(DOCDIR)/alknet.conf.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d $(UNIT_HELPER_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

@@ -353,6 +353,11 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 		channel_recv_window(event_channel(ev));
 		break;
 	case SSH_EV_DISCONNECT:
+		/* For fail2ban and the operator: a client that offers nothing we speak. The text
+		 * is one of the engine's fixed strings (kex.c), never the peer's. */
+		if (!ev->peer && ev->reason == SSH_DISCONNECT_KEY_EXCHANGE_FAILED)
+			log_info("negotiation failed remote_addr=%s reason=\"%s\"", s->addr,
+				 ev->text);
 		log_debug("session %llu: disconnect %s: %s", (unsigned long long)s->id,
 			  ev->peer ? "by peer" : "by us", ev->peer ? "" : ev->text);
 		session_close_after_flush(s, SESSION_CLOSE_FLUSH_MS);

@@ -180,21 +180,48 @@ static bool pick_hostkey(struct ssh *s, const uint8_t *clist, size_t clen, bool 
 	return false;
 }
 
-static bool pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci, const uint8_t *ml,
-		     size_t mn, const struct mac_info **mi)
+/* Picks the cipher and, unless it is an AEAD, the MAC of one direction. Returns NULL or
+ * which list had no name in common (for the DISCONNECT text). */
+static const char *pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci,
+			    const uint8_t *ml, size_t mn, const struct mac_info **mi)
 {
 	const uint8_t *name;
 	size_t len;
 
 	if (!pick(l, n, cipher_offer(), &name, &len, NULL))
-		return false;
+		return "no matching cipher";
 	*ci = cipher_find((const char *)name, len);
 	if ((*ci)->tag_len)
-		return true; /* AEAD: the MAC list is not negotiated (PROTOCOL §1.6) */
+		return NULL; /* AEAD: the MAC list is not negotiated (PROTOCOL §1.6) */
 	if (!pick(ml, mn, mac_offer(), &name, &len, NULL))
-		return false;
+		return "no matching MAC";
 	*mi = mac_find((const char *)name, len);
-	return true;
+	return NULL;
+}
+
+/* Negotiates every algorithm from the client's name-lists l[0..7] (RFC 4253 §7.1), in the
+ * order OpenSSH checks them. Returns NULL, or which list had no name in common: "no matching
+ * key exchange method", "... host key type", "... cipher", "... MAC", "... compression
+ * method" (OpenSSH's texts without "found"). */
+static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], const size_t ln[10],
+				   bool *kex_first, bool *hk_first)
+{
+	struct kex *k = s->kex;
+	const uint8_t *name;
+	size_t len;
+	const char *why;
+
+	if (!pick(l[0], ln[0], KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH, &name, &len, kex_first))
+		return "no matching key exchange method";
+	if (!pick_hostkey(s, l[1], ln[1], hk_first))
+		return "no matching host key type";
+	if ((why = pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s)) != NULL ||
+	    (why = pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c)) != NULL)
+		return why;
+	if (!pick(l[6], ln[6], "none", &name, &len, NULL) ||
+	    !pick(l[7], ln[7], "none", &name, &len, NULL))
+		return "no matching compression method";
+	return NULL;
 }
 
 /* Parses the client's KEXINIT and negotiates every algorithm. Returns false on failure
@@ -225,15 +252,9 @@ static bool negotiate(struct ssh *s, const uint8_t *p, size_t n)
 			return false;
 		}
 	}
-	const uint8_t *name;
-	size_t len;
-	if (!pick(l[0], ln[0], KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH, &name, &len, &kex_first) ||
-	    !pick_hostkey(s, l[1], ln[1], &hk_first) ||
-	    !pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s) ||
-	    !pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c) ||
-	    !pick(l[6], ln[6], "none", &name, &len, NULL) ||
-	    !pick(l[7], ln[7], "none", &name, &len, NULL)) {
-		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "no matching algorithm");
+	const char *why = negotiate_lists(s, l, ln, &kex_first, &hk_first);
+	if (why != NULL) {
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, why);
 		return false;
 	}
 	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. */

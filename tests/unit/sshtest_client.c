@@ -47,6 +47,8 @@ void tc_init(struct tc *c, const struct tc_opts *o, const struct ssh_key *expect
 		c->o.mac_c2s = TC_MAC_DEFAULT;
 	if (c->o.mac_s2c == NULL)
 		c->o.mac_s2c = TC_MAC_DEFAULT;
+	if (c->o.comp == NULL)
+		c->o.comp = "none";
 	c->expect_hostkey = expect_hostkey;
 }
 
@@ -165,8 +167,8 @@ static void tc_put_kexinit(struct tc *c, struct sbuf *b, bool first)
 	sbuf_put_cstring(b, c->o.enc_s2c);
 	sbuf_put_cstring(b, c->o.mac_c2s);
 	sbuf_put_cstring(b, c->o.mac_s2c);
-	sbuf_put_cstring(b, "none");
-	sbuf_put_cstring(b, "none");
+	sbuf_put_cstring(b, c->o.comp);
+	sbuf_put_cstring(b, c->o.comp);
 	sbuf_put_cstring(b, "");
 	sbuf_put_cstring(b, "");
 	sbuf_put_u8(b, first && c->o.guess_follows);

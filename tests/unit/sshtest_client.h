@@ -64,6 +64,7 @@ struct tc_opts {
 	const char *hostkey; /* server_host_key_algorithms (default "ssh-ed25519") */
 	const char *enc_c2s, *enc_s2c; /* default TC_ENC_DEFAULT */
 	const char *mac_c2s, *mac_s2c; /* default TC_MAC_DEFAULT */
+	const char *comp;	       /* both compression lists (default "none") */
 	bool no_seq_reset;  /* misbehave: keep counting outgoing sequence numbers at NEWKEYS */
 	bool guess_follows; /* set first_kex_packet_follows and send an ECDH_INIT right away */
 	bool guess_garbage; /* ... and make that guessed packet garbage (for a wrong guess) */

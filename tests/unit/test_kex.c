@@ -67,26 +67,43 @@ static void test_client_preference_wins(void **state)
 	pair_free(p);
 }
 
-/* Nothing in common → KEY_EXCHANGE_FAILED. */
+/* Nothing in common → KEY_EXCHANGE_FAILED, with a text naming the list that failed (the host
+ * logs it: session.c "negotiation failed"). */
+static void expect_no_match(const struct tc_opts *o, const char *text)
+{
+	struct pair *p = pair_new(o, NULL);
+
+	p->client_err_ok = true;
+	tc_start(&p->c);
+	feed(p);
+	expect_disconnect(p, SSH_DISCONNECT_KEY_EXCHANGE_FAILED);
+	assert_string_equal(p->disc_text, text);
+	pair_free(p);
+}
+
 static void test_no_common_cipher(void **state)
 {
-	struct tc_opts o = {.enc_c2s = "aes128-cbc,3des-cbc"};
-	struct pair *p = pair_new(&o, NULL);
 	(void)state;
+	expect_no_match(&(struct tc_opts){.enc_c2s = "aes128-cbc,3des-cbc"}, "no matching cipher");
+	expect_no_match(&(struct tc_opts){.enc_s2c = "aes128-cbc"}, "no matching cipher");
+	expect_no_match(
+		&(struct tc_opts){.enc_c2s = "aes128-ctr", .mac_c2s = "hmac-sha1,hmac-sha2-256"},
+		"no matching MAC");
+}
 
-	p->client_err_ok = true;
-	tc_start(&p->c);
-	feed(p);
-	expect_disconnect(p, SSH_DISCONNECT_KEY_EXCHANGE_FAILED);
-	pair_free(p);
-
-	struct tc_opts o2 = {.enc_c2s = "aes128-ctr", .mac_c2s = "hmac-sha1,hmac-sha2-256"};
-	p = pair_new(&o2, NULL);
-	p->client_err_ok = true;
-	tc_start(&p->c);
-	feed(p);
-	expect_disconnect(p, SSH_DISCONNECT_KEY_EXCHANGE_FAILED);
-	pair_free(p);
+static void test_no_common_kex_hostkey_comp(void **state)
+{
+	(void)state;
+	expect_no_match(&(struct tc_opts){.kex = "diffie-hellman-group1-sha1,ext-info-c"},
+			"no matching key exchange method");
+	expect_no_match(&(struct tc_opts){.hostkey = "ssh-rsa,ssh-dss"},
+			"no matching host key type");
+	expect_no_match(&(struct tc_opts){.comp = "zlib@openssh.com,zlib"},
+			"no matching compression method");
+	/* The first list that fails is named, in OpenSSH's order. */
+	expect_no_match(
+		&(struct tc_opts){.kex = "diffie-hellman-group14-sha1", .enc_c2s = "3des-cbc"},
+		"no matching key exchange method");
 }
 
 /* ---- strict KEX (PROTOCOL §1.10) ---- */
@@ -556,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_each_cipher),
 		cmocka_unit_test(test_client_preference_wins),
 		cmocka_unit_test(test_no_common_cipher),
+		cmocka_unit_test(test_no_common_kex_hostkey_comp),
 		cmocka_unit_test(test_strict_ignore_before_kexinit),
 		cmocka_unit_test(test_strict_transport_msgs_in_kex_disconnect),
 		cmocka_unit_test(test_strict_ignore_before_client_newkeys),
