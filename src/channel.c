@@ -82,7 +82,7 @@ void channel_open(struct channel_set *cs, const struct ssh_event *ev)
 
 	if (type == NULL) {
 		refuse_event(cs, ev, SSH_OPEN_UNKNOWN_CHANNEL_TYPE,
-			     "only direct-tcpip channels are supported");
+			     "only direct-tcpip and session channels are supported");
 		return;
 	}
 	if (cs->w->draining) {
@@ -188,6 +188,22 @@ void channel_recv_window(struct channel *c)
 {
 	if (c != NULL && !c->closing && !c->released)
 		c->type->window(c);
+}
+
+void channel_recv_request(struct channel_set *cs, const struct ssh_event *ev)
+{
+	struct channel *c = ssh_channel_user(ev->ch);
+	bool alive = c != NULL && !c->closing && !c->released && c->type->request != NULL;
+	bool ok = false;
+
+	if (alive)
+		ok = c->type->request(c, ev->name, ev->type_data, ev->type_len, ev->want_reply);
+	if (ev->want_reply) {
+		ssh_channel_request_reply(cs->ssh, ev->ch, ok);
+		cs->output(cs->owner);
+	}
+	if (alive)
+		channel_recv_window(c); /* the type's follow-up goes after the answer */
 }
 
 void channel_recv_close(struct channel *c)

@@ -39,6 +39,14 @@ struct chan_type {
 	bool (*close)(struct channel *c);
 	/* Releases the type's resources (sockets, timers); its memory is freed by channel.c. */
 	void (*release)(struct channel *c);
+	/* A CHANNEL_REQUEST (RFC 4254 §5.4) on a channel we have not closed: name is the engine's
+	 * bounded copy, data the request-specific bytes (hostile; valid only during the call).
+	 * Returns whether the request is granted; channel.c then sends SUCCESS/FAILURE when
+	 * want_reply, and calls window() right after, so what the request starts (a message,
+	 * exit-status, CLOSE) follows the answer. Data sent during the call goes before it.
+	 * NULL: every request fails. */
+	bool (*request)(struct channel *c, const char *name, const uint8_t *data, size_t len,
+			bool want_reply);
 };
 
 struct channel {
@@ -77,6 +85,9 @@ void channel_recv_data(struct channel *c, const uint8_t *p, size_t len);
 void channel_recv_eof(struct channel *c);
 void channel_recv_close(struct channel *c);
 void channel_recv_window(struct channel *c);
+/* SSH_EV_CHANNEL_REQUEST: hands it to the channel's type, answers it when the client wants an
+ * answer (FAILURE without a type op or channel). */
+void channel_recv_request(struct channel_set *cs, const struct ssh_event *ev);
 /* Room to send on every channel (a re-key ended, the session output drained). */
 void channel_set_pump(struct channel_set *cs);
 /* Session teardown: releases every channel without any SSH traffic. */

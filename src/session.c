@@ -8,6 +8,7 @@
 
 #include "auth/authorized_keys.h"
 #include "channel_direct_tcpip.h"
+#include "channel_session.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -32,7 +33,8 @@
 #define SESSION_PREAUTH_OUT_MAX (2 * 64 * 1024)
 
 /* The channel types a session serves. */
-static const struct chan_type *const session_chan_types[] = {&chan_direct_tcpip, NULL};
+static const struct chan_type *const session_chan_types[] = {&chan_direct_tcpip, &chan_session,
+							     NULL};
 
 static void session_io_cb(void *ctx, unsigned events);
 static void session_write(struct session *s);
@@ -351,6 +353,9 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 		break;
 	case SSH_EV_CHANNEL_WINDOW:
 		channel_recv_window(event_channel(ev));
+		break;
+	case SSH_EV_CHANNEL_REQUEST:
+		channel_recv_request(&s->chans, ev);
 		break;
 	case SSH_EV_DISCONNECT:
 		/* For fail2ban and the operator: a client that offers nothing we speak. The text

@@ -216,23 +216,38 @@ static bool recv_close(struct ssh *s, struct ssh_channel *ch, struct ssh_event *
 	return true;
 }
 
-/* CHANNEL_REQUEST: the request-specific fields after want_reply are the request's own, and
- * we take no requests, so they are not read. */
-static void recv_channel_request(struct ssh *s, struct ssh_channel *ch, struct sreader *r)
+/* RFC 4251 §6: names are at most 64 characters. */
+#define CONN_MAX_REQUEST_NAME 64
+
+/* CHANNEL_REQUEST: surfaced as SSH_EV_CHANNEL_REQUEST with the request-specific bytes for the
+ * host to parse. Once we sent CLOSE nothing may follow it, so such a request is dropped
+ * unanswered. A name longer than 64 bytes or holding a NUL reaches the host as "(invalid)",
+ * which no host knows: it still gets its (failure) answer in order. */
+static bool recv_channel_request(struct ssh *s, struct ssh_channel *ch, struct sreader *r,
+				 struct ssh_event *ev)
 {
 	size_t len;
-
-	sreader_string(r, &len);
+	const uint8_t *name = sreader_string(r, &len);
 	bool want_reply = sreader_bool(r);
+
 	if (r->err) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad CHANNEL_REQUEST");
-		return;
+		return false;
 	}
-	if (want_reply && !ch->close_sent) {
-		struct sbuf *b = pkt_begin(s, MSG_CHANNEL_FAILURE);
-		sbuf_put_u32(b, ch->remote_id);
-		pkt_end(s);
-	}
+	if (ch->close_sent)
+		return false;
+	if (want_reply)
+		ch->replies_owed++;
+	ev->type = SSH_EV_CHANNEL_REQUEST;
+	ev->ch = ch;
+	if (len > CONN_MAX_REQUEST_NAME || memchr(name, '\0', len) != NULL)
+		ev->name = "(invalid)";
+	else
+		ev->name = scratch_str(s, name, len);
+	ev->want_reply = want_reply;
+	ev->type_data = r->p + r->off;
+	ev->type_len = sreader_left(r);
+	return true;
 }
 
 static bool recv_window_adjust(struct ssh *s, struct ssh_channel *ch, struct sreader *r,
@@ -303,8 +318,7 @@ static bool recv_channel_msg(struct ssh *s, uint8_t msg, struct sreader *r, stru
 	case MSG_CHANNEL_CLOSE:
 		return recv_close(s, ch, ev);
 	case MSG_CHANNEL_REQUEST:
-		recv_channel_request(s, ch, r);
-		return false;
+		return recv_channel_request(s, ch, r, ev);
 	default: /* CHANNEL_SUCCESS / FAILURE: we send no requests that want them */
 		return false;
 	}
@@ -509,4 +523,53 @@ void ssh_channel_close(struct ssh *s, struct ssh_channel *ch)
 	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_CLOSE);
 	sbuf_put_u32(b, ch->remote_id);
 	pkt_end(s);
+}
+
+void ssh_channel_request_reply(struct ssh *s, struct ssh_channel *ch, bool ok)
+{
+	if (ch->replies_owed == 0)
+		return; /* nothing asked for an answer: an unsolicited one would confuse the peer */
+	ch->replies_owed--;
+	if (ch->close_sent || ch->close_rcvd)
+		return;
+	struct sbuf *b = pkt_begin(s, ok ? MSG_CHANNEL_SUCCESS : MSG_CHANNEL_FAILURE);
+	sbuf_put_u32(b, ch->remote_id);
+	pkt_end(s);
+}
+
+void ssh_channel_send_request(struct ssh *s, struct ssh_channel *ch, const char *name,
+			      const uint8_t *data, size_t len)
+{
+	if (!ch->confirmed || ch->close_sent || ch->close_rcvd)
+		return;
+	struct sbuf *b = pkt_begin(s, MSG_CHANNEL_REQUEST);
+	sbuf_put_u32(b, ch->remote_id);
+	sbuf_put_cstring(b, name);
+	sbuf_put_u8(b, 0); /* want_reply: we never wait for an answer */
+	sbuf_put(b, data, len);
+	pkt_end(s);
+}
+
+/* Extended data goes through pkt_begin like any message (no zero-copy: it is for short
+ * diagnostics), within the same send space and max packet as CHANNEL_DATA. */
+size_t ssh_channel_write_ext(struct ssh *s, struct ssh_channel *ch, uint32_t code, const void *data,
+			     size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		size_t n = ssh_channel_send_space(s, ch);
+		if (n == 0)
+			break;
+		n = n < ch->remote_maxpacket ? n : ch->remote_maxpacket;
+		n = n < len - done ? n : len - done;
+		struct sbuf *b = pkt_begin(s, MSG_CHANNEL_EXTENDED_DATA);
+		sbuf_put_u32(b, ch->remote_id);
+		sbuf_put_u32(b, code);
+		sbuf_put_string(b, (const uint8_t *)data + done, n);
+		pkt_end(s);
+		ch->remote_window -= (uint32_t)n;
+		done += n;
+	}
+	return done;
 }

@@ -76,7 +76,8 @@ struct ssh_channel {
 	uint32_t consumed;     /* passed on by the caller, not yet granted back */
 	uint32_t remote_window;
 	uint32_t remote_maxpacket;
-	size_t data_off; /* ssh_channel_data_reserve: where its packets start in out */
+	uint32_t replies_owed; /* CHANNEL_REQUESTs with want_reply the host has not answered */
+	size_t data_off;       /* ssh_channel_data_reserve: where its packets start in out */
 	void *user;
 };
 

@@ -47,10 +47,11 @@ enum ssh_event_type {
 	SSH_EV_CHANNEL_OPEN = 4, /* answer with ssh_channel_confirm / ssh_channel_refuse */
 	SSH_EV_CHANNEL_DATA = 5, /* data/len valid until the next engine call */
 	SSH_EV_CHANNEL_EOF = 6,
-	SSH_EV_CHANNEL_CLOSE = 7,  /* the channel is gone after this event: drop the pointer */
-	SSH_EV_CHANNEL_WINDOW = 8, /* the peer opened the window: more can be sent */
-	SSH_EV_GLOBAL_REQUEST = 9, /* informational; the engine has answered it */
-	SSH_EV_DISCONNECT = 10,	   /* the session is over: flush ssh_out_data, then close */
+	SSH_EV_CHANNEL_CLOSE = 7,    /* the channel is gone after this event: drop the pointer */
+	SSH_EV_CHANNEL_WINDOW = 8,   /* the peer opened the window: more can be sent */
+	SSH_EV_GLOBAL_REQUEST = 9,   /* informational; the engine has answered it */
+	SSH_EV_DISCONNECT = 10,	     /* the session is over: flush ssh_out_data, then close */
+	SSH_EV_CHANNEL_REQUEST = 11, /* answer with ssh_channel_request_reply if want_reply */
 };
 
 struct ssh_event {
@@ -78,8 +79,13 @@ struct ssh_event {
 	const char *chan_type;
 	const uint8_t *type_data;
 	size_t type_len;
-	/* GLOBAL_REQUEST */
+	/* GLOBAL_REQUEST: the name (cut at 64 bytes). CHANNEL_REQUEST (RFC 4254 §5.4) on a
+	 * confirmed channel we have not closed: the request name, NUL-terminated, or "(invalid)"
+	 * when it is longer than 64 bytes or holds a NUL; want_reply; the request-specific bytes
+	 * after want_reply in type_data/type_len (the host parses them), valid like
+	 * CHANNEL_DATA's data. Requests for a channel we closed are dropped unanswered. */
 	const char *name;
+	bool want_reply;
 	/* DISCONNECT: reason and a short text; peer true if the peer sent it (text also for
 	 * AUTH_REFUSED) */
 	uint32_t reason;
@@ -191,6 +197,21 @@ void ssh_channel_send_eof(struct ssh *s, struct ssh_channel *ch);
  * channel not yet confirmed it sends OPEN_FAILURE instead (the client doesn't know the channel
  * yet), and the next ssh_next_event reports SSH_EV_CHANNEL_CLOSE for it. */
 void ssh_channel_close(struct ssh *s, struct ssh_channel *ch);
+
+/* Answers the oldest unanswered CHANNEL_REQUEST that had want_reply with CHANNEL_SUCCESS (ok)
+ * or CHANNEL_FAILURE. The peer matches answers to requests by order only (RFC 4254 §5.4):
+ * answer every such event, in the order of the events. No-op when no answer is owed; nothing
+ * is sent once either side closed the channel. */
+void ssh_channel_request_reply(struct ssh *s, struct ssh_channel *ch, bool ok);
+/* Sends CHANNEL_REQUEST name with want_reply false, data as the request-specific bytes (e.g.
+ * "exit-status" with a uint32). Allowed after our EOF; dropped once either side closed. */
+void ssh_channel_send_request(struct ssh *s, struct ssh_channel *ch, const char *name,
+			      const uint8_t *data, size_t len);
+/* CHANNEL_EXTENDED_DATA of type code (1: stderr): copies up to len bytes within the send space
+ * (ssh_channel_send_space) and the peer's max packet; returns how many were taken. */
+#define SSH_EXTENDED_DATA_STDERR 1
+size_t ssh_channel_write_ext(struct ssh *s, struct ssh_channel *ch, uint32_t code, const void *data,
+			     size_t len);
 
 /* Banner we send, e.g. "SSH-2.0-alknet_0.1.0". */
 const char *ssh_version_string(void);

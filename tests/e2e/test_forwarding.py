@@ -214,17 +214,6 @@ def test_failing_local_forwards_in_one_session(server, keys, echo_server, tmp_pa
         assert "name not resolved" in err
 
 
-def test_session_channel_refused_readably(server, keys):
-    for extra in (["true"], ["-T", "echo", "hi"]):
-        r = subprocess.run(ssh_cmd_info(server, keys.default) + extra, capture_output=True,
-                           timeout=SSH_TIMEOUT, stdin=subprocess.DEVNULL)
-        err = r.stderr.decode(errors="replace")
-        assert r.returncode != 0
-        assert "open failed" in err, err
-        assert "direct-tcpip" in err, err
-    assert server.proc.poll() is None
-
-
 def test_ssh_N_stays_connected_and_keepalive_answered(server, keys, tmp_path):
     """ssh -N opens no channel; keepalive@openssh.com every second must get an answer or
     ssh gives up after ServerAliveCountMax unanswered probes."""

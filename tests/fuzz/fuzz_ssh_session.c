@@ -32,7 +32,9 @@
  * with 'a' (the signature checked first, as a host does), deferred with 'd', accepted
  * without ssh_auth_verify with 'u' (which must never log in), direct-tcpip opens confirmed
  * when the port is odd (policy_check permitting), received data echoed back and consumed,
- * EOF answered with EOF and CLOSE. */
+ * EOF answered with EOF and CLOSE; session opens without extra bytes confirmed, their "shell"
+ * and "exec" requests granted (exec then finished with stderr, exit-status, EOF and CLOSE),
+ * every other channel request refused. */
 #include <stdbool.h>
 
 #include "channel_direct_tcpip.h"
@@ -129,6 +131,11 @@ static void on_channel_open(struct fz *f, struct ssh_event *ev)
 	struct tcpip_open req;
 
 	FUZZ_CHECK(ev->type_len == 0 || ev->type_data != NULL);
+	if (strcmp(ev->chan_type, "session") == 0 && ev->type_len == 0) {
+		ssh_channel_set_user(ev->ch, f);
+		ssh_channel_confirm(f->s, ev->ch);
+		return;
+	}
 	if (direct && tcpip_parse_open(ev->type_data, ev->type_len, &req) == 0 &&
 	    req.port % 2 == 1 && policy_check(req.host, req.host_len, req.port) == POLICY_ALLOW) {
 		ssh_channel_set_user(ev->ch, f);
@@ -141,6 +148,28 @@ static void on_channel_open(struct fz *f, struct ssh_event *ev)
 	ssh_channel_refuse(f->s, ev->ch,
 			   direct ? SSH_OPEN_CONNECT_FAILED : SSH_OPEN_UNKNOWN_CHANNEL_TYPE,
 			   "refused");
+}
+
+/* CHANNEL_REQUEST: answered in order, like channel_session.c: "shell" granted, "exec" granted
+ * and then finished (stderr, exit-status, EOF, CLOSE), anything else refused. */
+static void on_channel_request(struct fz *f, struct ssh_event *ev)
+{
+	struct ssh *s = f->s;
+
+	FUZZ_CHECK(ev->ch != NULL && ev->name != NULL && strlen(ev->name) <= 64);
+	FUZZ_CHECK(ev->type_len == 0 || ev->type_data != NULL);
+	bool shell = strcmp(ev->name, "shell") == 0;
+	bool exec = strcmp(ev->name, "exec") == 0;
+	if (ev->want_reply)
+		ssh_channel_request_reply(s, ev->ch, shell || exec);
+	if (shell)
+		ssh_channel_write(s, ev->ch, "hi\r\n", 4);
+	if (exec) {
+		ssh_channel_write_ext(s, ev->ch, 1, "no\n", 3);
+		ssh_channel_send_request(s, ev->ch, "exit-status", (const uint8_t *)"\0\0\0\1", 4);
+		ssh_channel_send_eof(s, ev->ch);
+		ssh_channel_close(s, ev->ch);
+	}
 }
 
 static void on_event(struct fz *f, struct ssh_event *ev)
@@ -206,6 +235,9 @@ static void on_event(struct fz *f, struct ssh_event *ev)
 		break;
 	case SSH_EV_GLOBAL_REQUEST:
 		FUZZ_CHECK(ev->name != NULL);
+		break;
+	case SSH_EV_CHANNEL_REQUEST:
+		on_channel_request(f, ev);
 		break;
 	case SSH_EV_DISCONNECT:
 		FUZZ_CHECK(ev->text != NULL && ssh_closed(s));

@@ -197,6 +197,22 @@ def data(ch, b):
     return rec("CHANNEL_DATA", u32(ch) + string(b))
 
 
+def session_request_seeds(pty):
+    """fuzz_ssh_session records after a session open (client id 2, our id 0)."""
+    def req(name, want, body=b""):
+        return rec("CHANNEL_REQUEST", u32(0) + string(name) + bytes([want]) + body)
+    return [
+        ("session-pty-shell", req("pty-req", 1, pty) + req("shell", 1) + data(0, b"ls\x03") +
+         rec("CHANNEL_EOF", u32(0)) + req("window-change", 0, u32(100) * 4) +
+         rec("CHANNEL_CLOSE", u32(0))),
+        ("session-exec", req("env", 0, string("LANG") + string("C")) +
+         req("exec", 1, string("rm -rf /")) + req("exec", 1, string("again"))),
+        ("session-subsystem", req("subsystem", 1, string("sftp")) + req("shell", 1)),
+        ("session-bad-requests", req("sh\0ll", 1) + req("x" * 65, 1) + req("shell", 1, b"\0") +
+         req("auth-agent-req@openssh.com", 1) + rec("CHANNEL_REQUEST", u32(0) + string("x"))),
+    ]
+
+
 def session_seeds(keys):
     h = "fuzz_ssh_session"
     roundtrip = (open_direct(0, "example.com", 443) + data(0, b"hello") +
@@ -226,6 +242,11 @@ def session_seeds(keys):
           rec("CHANNEL_EXTENDED_DATA", u32(0) + u32(1) + string("stderr")) +
           rec("IGNORE", string("pad")) + rec("DEBUG", b"\1" + string("dbg") + string("")) +
           rec("UNIMPLEMENTED", u32(7)) + bytes([0, 1, 200]))
+    sess = rec("CHANNEL_OPEN", string("session") + u32(2) + u32(65536) + u32(32768))
+    pty = (string("xterm") + u32(80) + u32(24) + u32(0) + u32(0) +
+           string(bytes([1]) + u32(3) + b"\0"))
+    for name, body in session_request_seeds(pty):
+        write(h, name, bytes([LOGIN]) + sess + body)
     write(h, "rekeys-mid-data",
           bytes([LOGIN]) + open_direct(0, "example.com", 443) + data(0, b"a" * 200) +
           CLIENT_REKEY + data(0, b"b" * 300) + SERVER_REKEY + data(0, b"c" * 400) +
@@ -292,6 +313,15 @@ def small_seeds():
                                 string(b"h") + u32(1) + string(b"o") + u32(2) + b"\0",
                                 string(b"h") + u32(1) + string(b"o"), u32(0xffffffff)]):
         write("fuzz_tcpip_open", "open%02d" % i, fields)
+    modes = bytes([1]) + u32(3) + bytes([53]) + u32(1) + b"\0"
+    for i, fields in enumerate([b"\0" + string("xterm-256color") + u32(80) + u32(24) + u32(640) +
+                                u32(480) + string(modes),
+                                b"\0" + string("vt100") + u32(0) * 4 + string(b""),
+                                b"\0" + string("x") + u32(1) * 4 + string(b"\1\0\0"),
+                                b"\0" + string("x") + u32(1) * 4 + string(b"\xa0\1") + b"\0",
+                                b"\1" + string("touch /tmp/x"), b"\1" + string("sftp") + b"\0",
+                                b"\1" + u32(0xffffffff)]):
+        write("fuzz_session_req", "req%02d" % i, fields)
     ops = bytes([1, 3, 2, 0, 5, 4 | 8 << 3, 6, 3, 3])
     write("fuzz_buf", "kexinit-like",
           bytes([len(ops)]) + ops + u32(7) + string("ssh-rsa") + b"\1" + u32(3) + b"abc")

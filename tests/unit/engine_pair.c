@@ -148,6 +148,12 @@ static void on_event(struct pair *p, const struct ssh_event *ev)
 	case SSH_EV_GLOBAL_REQUEST:
 		logf_(p, "GLOBAL %s", ev->name);
 		break;
+	case SSH_EV_CHANNEL_REQUEST:
+		logf_(p, "REQUEST %u %s reply=%d len=%zu", ssh_channel_id(ev->ch), ev->name,
+		      ev->want_reply, ev->type_len);
+		if (ev->want_reply && !p->hold_requests)
+			ssh_channel_request_reply(p->s, ev->ch, false);
+		break;
 	case SSH_EV_DISCONNECT:
 		logf_(p, "DISCONNECT %u peer=%d %s", ev->reason, ev->peer, ev->text);
 		p->disconnects++;

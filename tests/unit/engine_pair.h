@@ -31,8 +31,11 @@ enum {
 	M_OPEN_FAILURE = 92,
 	M_WINDOW_ADJUST = 93,
 	M_DATA = 94,
+	M_EXTENDED_DATA = 95,
 	M_EOF = 96,
 	M_CLOSE = 97,
+	M_CHANNEL_REQUEST = 98,
+	M_CHANNEL_SUCCESS = 99,
 	M_CHANNEL_FAILURE = 100,
 };
 
@@ -52,10 +55,11 @@ struct pair {
 	struct tc c;
 	struct ssh_config cfg;
 	/* caller policy */
-	bool auto_auth;	   /* accept every auth request */
-	bool auto_open;	   /* confirm direct-tcpip opens, refuse others with reason 3 */
-	bool auto_consume; /* ssh_channel_consumed right after each data event */
-	bool reply_on_eof; /* on EOF: write "bye", send EOF, close */
+	bool auto_auth;	    /* accept every auth request */
+	bool auto_open;	    /* confirm direct-tcpip opens, refuse others with reason 3 */
+	bool auto_consume;  /* ssh_channel_consumed right after each data event */
+	bool reply_on_eof;  /* on EOF: write "bye", send EOF, close */
+	bool hold_requests; /* leave CHANNEL_REQUESTs unanswered (default: FAILURE if asked) */
 	bool client_err_ok;
 	/* what the caller saw */
 	struct sbuf log;  /* one line per event */

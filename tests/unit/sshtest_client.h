@@ -177,6 +177,9 @@ void tc_window_adjust(struct tc *c, uint32_t recipient, uint32_t n);
 void tc_eof(struct tc *c, uint32_t recipient);
 void tc_close(struct tc *c, uint32_t recipient);
 void tc_channel_request(struct tc *c, uint32_t recipient, const char *name, bool want_reply);
+/* The same with request-specific bytes after want_reply. */
+void tc_channel_request_data(struct tc *c, uint32_t recipient, const char *name, bool want_reply,
+			     const void *data, size_t len);
 void tc_ignore(struct tc *c, size_t n); /* IGNORE with n bytes of data */
 void tc_debug(struct tc *c);
 

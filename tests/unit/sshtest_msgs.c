@@ -186,12 +186,19 @@ void tc_close(struct tc *c, uint32_t recipient)
 
 void tc_channel_request(struct tc *c, uint32_t recipient, const char *name, bool want_reply)
 {
+	tc_channel_request_data(c, recipient, name, want_reply, NULL, 0);
+}
+
+void tc_channel_request_data(struct tc *c, uint32_t recipient, const char *name, bool want_reply,
+			     const void *data, size_t len)
+{
 	struct sbuf b = {0};
 
 	sbuf_put_u8(&b, TC_CHANNEL_REQUEST);
 	sbuf_put_u32(&b, recipient);
 	sbuf_put_cstring(&b, name);
 	sbuf_put_u8(&b, want_reply);
+	sbuf_put(&b, data, len);
 	tc_send_sbuf(c, &b);
 }
 

@@ -1,6 +1,6 @@
 /* Unit tests for the connection protocol (src/ssh/conn.c): a whole session one message at a time,
- * channel open/refuse/limits, data, windows and half-close, zero-copy sends, global and channel
- * requests, extended data. Driven in memory by the test client
+ * channel open/refuse/limits, data, windows and half-close, zero-copy sends, global requests,
+ * extended data. Channel requests are in test_conn_requests.c. Driven in memory by the test client
  * (sshtest_client.h) through the engine_pair.h harness. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -456,35 +456,6 @@ static void test_channel_limit(void **state)
 	pair_free(p);
 }
 
-static void test_channel_requests(void **state)
-{
-	struct pair *p = connected(NULL, NULL);
-	struct sbuf m;
-	struct sreader r;
-	(void)state;
-
-	open_channel(p, 21, 1000, 1000);
-	sbuf_reset(&p->log);
-	tc_channel_request(&p->c, 0, "exec", true);
-	tc_channel_request(&p->c, 0, "env", false);
-	tc_channel_request(&p->c, 0, "pty-req", true);
-	run(p);
-	assert_int_equal(p->log.len, 0);
-	expect_msg(p, M_CHANNEL_FAILURE, &m, &r);
-	assert_int_equal(sreader_u32(&r), 21);
-	assert_int_equal(sreader_left(&r), 0);
-	sbuf_free(&m);
-	expect_msg(p, M_CHANNEL_FAILURE, &m, &r);
-	assert_int_equal(sreader_u32(&r), 21);
-	sbuf_free(&m);
-	expect_no_msg(p);
-	/* A message for a channel that does not exist ends the session. */
-	tc_channel_request(&p->c, 5, "exec", true);
-	feed(p);
-	expect_disconnect(p, SSH_DISCONNECT_PROTOCOL_ERROR);
-	pair_free(p);
-}
-
 /* Extended data is dropped, and its window handed back at once. */
 static void test_extended_data_ignored(void **state)
 {
@@ -722,7 +693,6 @@ int main(void)
 		cmocka_unit_test(test_global_requests),
 		cmocka_unit_test(test_channel_refusals),
 		cmocka_unit_test(test_channel_limit),
-		cmocka_unit_test(test_channel_requests),
 		cmocka_unit_test(test_extended_data_ignored),
 		cmocka_unit_test(test_window_overrun_disconnects),
 		cmocka_unit_test(test_unconfirmed_channel_messages),

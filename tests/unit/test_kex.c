@@ -460,6 +460,8 @@ static void test_rekey_holds_connection_messages(void **state)
 	tc_channel_request(&p->c, 0, "x", true);
 	feed(p);
 	expect_event(p, &ev, SSH_EV_GLOBAL_REQUEST);
+	expect_event(p, &ev, SSH_EV_CHANNEL_REQUEST); /* the host answers it during the kex */
+	ssh_channel_request_reply(p->s, ev.ch, false);
 	expect_no_event(p);
 	ssh_channel_send_eof(p->s, ch);
 	s2c(p);

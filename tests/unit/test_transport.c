@@ -122,6 +122,7 @@ static const char split_expected_log[] =
 	"OPEN 0 direct-tcpip 38\n" /* example.org, 8080, 203.0.113.5, 5555 */
 	"DATA 0 5\n"
 	"DATA 0 40\n"
+	"REQUEST 0 env reply=1 len=0\n"
 	"EOF 0\n"
 	"CLOSE 0\n";
 
