@@ -36,7 +36,7 @@ enum sesschan_mode {
 	SESSCHAN_IDLE = 0,    /* no shell, exec or subsystem yet */
 	SESSCHAN_SHELL = 1,   /* greeting sent or on its way; open until the client closes */
 	SESSCHAN_EXEC = 2,    /* message, exit-status 1, EOF, CLOSE */
-	SESSCHAN_REFUSED = 3, /* subsystem: message, then EOF, CLOSE */
+	SESSCHAN_REFUSED = 3, /* subsystem: message, exit-status 1, EOF, CLOSE */
 };
 
 struct sesschan {
@@ -201,9 +201,10 @@ static bool req_exec(struct sesschan *st, const uint8_t *data, size_t len)
 	return true;
 }
 
-/* Refused; the message goes out now, before the FAILURE, since OpenSSH's client exits at the
- * FAILURE and would not show a message that came after it. The close follows the answer. */
-static bool req_subsystem(struct channel *c, struct sesschan *st, const uint8_t *data, size_t len)
+/* Refused the way exec is: the request is granted only so that the client shows the message
+ * (OpenSSH's client exits at a FAILURE without printing stderr it already has), then exit
+ * status 1, EOF and CLOSE; no subsystem ever runs. */
+static bool req_subsystem(struct sesschan *st, const uint8_t *data, size_t len)
 {
 	size_t name_len;
 
@@ -211,9 +212,9 @@ static bool req_subsystem(struct channel *c, struct sesschan *st, const uint8_t 
 		return false;
 	st->mode = SESSCHAN_REFUSED;
 	set_out(st, subsystem_msg, sizeof(subsystem_msg) - 1, true);
-	st->finish = true;
-	send_out(c, st);
-	return false;
+	st->finish = st->has_status = true;
+	st->status = 1;
+	return true;
 }
 
 /* Requests worth an INFO line; the rest (window-change on every resize, env, ...) are debug. */
@@ -252,8 +253,9 @@ static bool sesschan_request(struct channel *c, const char *name, const uint8_t 
 	else if (strcmp(name, "exec") == 0)
 		ok = req_exec(st, data, len);
 	else if (strcmp(name, "subsystem") == 0)
-		ok = req_subsystem(c, st, data, len);
-	log_request(c, name, ok);
+		ok = req_subsystem(st, data, len);
+	log_request(c, name, ok && st->mode != SESSCHAN_REFUSED); /* subsystem: granted to show why
+								     it is refused */
 	return ok;
 }
 

@@ -126,13 +126,13 @@ def test_exec_runs_nothing_and_exits_1(server, keys, tmp_path):
 
 
 def test_subsystem_sftp_refused(server, keys, tmp_path):
-    """Refused with FAILURE, the message on stderr just before it. OpenSSH's client exits at
-    the FAILURE before writing out the stderr it already received, so only paramiko (which
-    keeps the data in order) shows our text; ssh and sftp say the request failed."""
+    """Refused the way exec is: the request is granted only so that the client shows the
+    message (OpenSSH's client exits at a FAILURE without printing stderr it already has), then
+    exit status 1 and the close; ssh, sftp and paramiko all show our text."""
     r = subprocess.run(server.ssh_cmd(keys.default, "-s") + ["sftp"], capture_output=True,
                        timeout=SSH_TIMEOUT, stdin=subprocess.DEVNULL)
-    assert r.returncode != 0
-    assert "subsystem request failed" in r.stderr.decode(), r.stderr
+    assert r.returncode == 1, r
+    assert SUBSYSTEM_TEXT in r.stderr.decode(), r.stderr
     args = server.ssh_cmd(keys.default)
     # sftp takes ssh's options, but the port as -P and the destination last
     opts = list(args[1:-1])
@@ -140,12 +140,13 @@ def test_subsystem_sftp_refused(server, keys, tmp_path):
     r = subprocess.run(["sftp", "-b", "-"] + opts + [args[-1]], capture_output=True,
                        timeout=SSH_TIMEOUT, input=b"ls\n")
     assert r.returncode != 0, r
+    assert SUBSYSTEM_TEXT in r.stderr.decode(), r.stderr
     t = login(server, keys)
     try:
         chan = t.open_session(timeout=10)
         chan.settimeout(10)
-        with pytest.raises(paramiko.SSHException):
-            chan.invoke_subsystem("sftp")
+        chan.invoke_subsystem("sftp")
+        assert chan.recv_exit_status() == 1
         err = b""
         while b"\n" not in err:
             d = chan.recv_stderr(4096)

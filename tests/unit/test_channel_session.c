@@ -14,6 +14,7 @@
 #include "channel_session.h"
 #include "engine_pair.h"
 #include "loop.h"
+#include "settings.h"
 #include "worker.h"
 
 static const struct chan_type *const types[] = {&chan_session, NULL};
@@ -21,6 +22,7 @@ static const struct chan_type *const types[] = {&chan_session, NULL};
 struct env {
 	struct pair *p;
 	struct worker w;
+	struct settings set; /* the test's reference keeps it from being freed */
 	struct channel_set cs;
 };
 
@@ -37,6 +39,8 @@ static int setup(void **state)
 	e->p = connected(NULL, &cfg);
 	e->p->auto_open = false;
 	e->w.loop = loop_new();
+	e->set.refs = 1;
+	e->w.set = &e->set;
 	e->cs = (struct channel_set){.ssh = e->p->s,
 				     .w = &e->w,
 				     .session_id = 1,
@@ -308,7 +312,8 @@ static void test_exec_message_and_status(void **state)
 	expect_no_msg(e->p);
 }
 
-/* subsystem: the stderr line comes before the FAILURE, the close after it. */
+/* subsystem: granted only to show the message: SUCCESS, stderr line, exit-status 1, EOF,
+ * CLOSE. */
 static void test_subsystem_refused_and_closed(void **state)
 {
 	struct env *e = *state;
@@ -319,10 +324,11 @@ static void test_subsystem_refused_and_closed(void **state)
 	tc_channel_request_data(&e->p->c, 0, "subsystem", true, b.data, b.len);
 	sbuf_free(&b);
 	dispatch(e);
+	expect_bare(e, M_CHANNEL_SUCCESS);
 	expect_data(e, SSH_EXTENDED_DATA_STDERR, &out);
 	assert_true(has(&out, "sftp are not available.\n"));
 	sbuf_free(&out);
-	expect_bare(e, M_CHANNEL_FAILURE);
+	expect_exit_status(e, 1);
 	expect_bare(e, M_EOF);
 	expect_bare(e, M_CLOSE);
 	expect_no_msg(e->p);

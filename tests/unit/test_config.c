@@ -135,7 +135,8 @@ static void test_keyword_errors_name_file_and_line(void **state)
 	config_free(&cfg);
 	d = apply(&cfg, "log-level loud\nlisten nowhere\n");
 	assert_int_equal(d.errors, 2);
-	assert_string_equal(d.first, "f:1: log-level: 'loud' is not one of error, warn, info, debug");
+	assert_string_equal(d.first,
+			    "f:1: log-level: 'loud' is not one of error, warn, info, debug");
 	config_free(&cfg);
 	char many[2048] = "";
 	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++)
