@@ -175,11 +175,14 @@ def dropped(s, timeout=3):
 
 def test_max_startups_refuses_beyond_the_cap(server_factory, keys, echo_server):
     srv = server_factory("--max-startups", "5", "--per-source-max-startups", "0")
+    t0 = login(srv, keys.default)  # logged in before the cap is reached: not a startup
     socks = idle(5, port=srv.port)
-    assert wait_until(lambda: srv.log().count("connection opened") >= 5, 5)
+    assert wait_until(lambda: srv.log().count("connection opened") >= 6, 5)
     extra = idle(1, port=srv.port)[0]
     assert dropped(extra)
     assert srv.wait_log("connection refused remote_addr=127.0.0.2 reason=max-startups", 5)
+    assert all(works(t0, echo_server.port) for _ in range(3))  # the user keeps tunnelling
+    t0.close()
     socks[0].close()
     assert wait_until(lambda: srv.log().count("connection closed") >= 1, 5)
     t = login(srv, keys.default)  # room again
