@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrmatch.h"
 #include "net.h"
+#include "penalty.h"
 #include "proxy/proxy_url.h"
 #include "xmalloc.h"
 
@@ -40,6 +42,7 @@ void config_usage(FILE *out)
 		"  --max-connections-per-ip N open connections allowed per client address\n"
 		"                             (default 0 = unlimited)\n"
 		"  --login-grace-time SECONDS time allowed to authenticate (default 30)\n"
+		"  --unauth-timeout SECONDS   the same as --login-grace-time (alknet's name)\n"
 		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels "
 		"before\n"
 		"                             disconnecting (default 2)\n"
@@ -63,6 +66,24 @@ void config_usage(FILE *out)
 		"                             (default 4096)\n"
 		"  --max-pending-connects N   tunnel connects in progress per session (default "
 		"128)\n"
+		"  --client-alive-interval SECONDS  after this long without a byte from a\n"
+		"                             logged-in client, probe it (keepalive@openssh.com;\n"
+		"                             default 60, 0 = never)\n"
+		"  --client-alive-count-max N unanswered probes before the client is dropped\n"
+		"                             (default 3, 0 = probe but never drop)\n"
+		"  --channel-idle-timeout SECONDS  close a tunnel without traffic either way\n"
+		"                             for this long (default 0 = never)\n"
+		"  --window-size BYTES        receive window granted per tunnel, 32K to 16M\n"
+		"                             (K and M suffixes; default 2M)\n"
+		"  --per-source-penalty SPEC  refuse a source block for a while after failed\n"
+		"                             logins, no login attempt, or the grace time running\n"
+		"                             out; 'off' or keyword:seconds pairs (default\n"
+		"                             "
+		"authfail:5,noauth:1,grace-exceeded:10,max:600,min:15;\n"
+		"                             refused once the penalty reaches min)\n"
+		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
+		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
+		"                             and --per-source-max-startups (default 32:64)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -89,6 +110,13 @@ enum {
 	OPT_MAX_CHANNELS,
 	OPT_MAX_CHANNELS_USER,
 	OPT_MAX_PENDING,
+	OPT_ALIVE_INTERVAL,
+	OPT_ALIVE_COUNT,
+	OPT_CHANNEL_IDLE,
+	OPT_WINDOW,
+	OPT_PENALTY,
+	OPT_PENALTY_EXEMPT,
+	OPT_SOURCE_PREFIX,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -111,6 +139,14 @@ static const struct option options[] = {
 	{"max-channels", required_argument, NULL, OPT_MAX_CHANNELS},
 	{"max-channels-per-user", required_argument, NULL, OPT_MAX_CHANNELS_USER},
 	{"max-pending-connects", required_argument, NULL, OPT_MAX_PENDING},
+	{"unauth-timeout", required_argument, NULL, OPT_GRACE},
+	{"client-alive-interval", required_argument, NULL, OPT_ALIVE_INTERVAL},
+	{"client-alive-count-max", required_argument, NULL, OPT_ALIVE_COUNT},
+	{"channel-idle-timeout", required_argument, NULL, OPT_CHANNEL_IDLE},
+	{"window-size", required_argument, NULL, OPT_WINDOW},
+	{"per-source-penalty", required_argument, NULL, OPT_PENALTY},
+	{"per-source-penalty-exempt", required_argument, NULL, OPT_PENALTY_EXEMPT},
+	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -149,6 +185,13 @@ static void config_defaults(struct config *cfg)
 	cfg->max_channels = 1024;
 	cfg->max_channels_per_user = 4096;
 	cfg->max_pending_connects = 128;
+	cfg->client_alive_interval_s = 60;
+	cfg->client_alive_count_max = 3;
+	cfg->channel_idle_timeout_s = 0;
+	cfg->window_size = 2 * 1024 * 1024;
+	penalty_cfg_default(&cfg->penalty);
+	cfg->source_prefix4 = 32;
+	cfg->source_prefix6 = 64;
 }
 
 /* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
@@ -171,6 +214,63 @@ static int parse_startups(const char *s, struct config *cfg)
 	}
 	fprintf(stderr,
 		"alknet: --max-startups: '%s' is not N or start:rate:full (e.g. 10:30:100)\n", s);
+	return -1;
+}
+
+/* BYTES, BYTESK or BYTESM within [min, max]. */
+static int parse_size(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long unit = *end == 'K' || *end == 'k' ? 1024 : *end == 'M' ? 1048576 : 1;
+	if (unit > 1)
+		end++;
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v > max || v * unit < min ||
+	    v * unit > max) {
+		fprintf(stderr, "alknet: --%s: '%s' is not a size from %u to %u bytes\n", opt, s,
+			min, max);
+		return -1;
+	}
+	*out = (unsigned)(v * unit);
+	return 0;
+}
+
+/* "V4" or "V4:V6": IPv4 8..32, IPv6 16..128 (shorter blocks would let one client's
+ * penalty shut out a whole provider). */
+static int parse_source_prefix(const char *s, struct config *cfg)
+{
+	unsigned v4, v6 = cfg->source_prefix6;
+	int used = 0;
+
+	if ((sscanf(s, "%u%n:%u%n", &v4, &used, &v6, &used) >= 1) && (size_t)used == strlen(s) &&
+	    strspn(s, "0123456789:") == strlen(s) && v4 >= 8 && v4 <= 32 && v6 >= 16 && v6 <= 128) {
+		cfg->source_prefix4 = v4;
+		cfg->source_prefix6 = v6;
+		return 0;
+	}
+	fprintf(stderr, "alknet: --per-source-prefix: '%s' is not V4[:V6] (8-32, 16-128)\n", s);
+	return -1;
+}
+
+/* --per-source-penalty and --per-source-penalty-exempt (penalty.h, addrmatch.h). */
+static int parse_penalty_option(int c, const char *arg, struct config *cfg)
+{
+	char err[128];
+
+	if (c == OPT_PENALTY && penalty_parse(arg, &cfg->penalty, err, sizeof(err)) == 0)
+		return 0;
+	if (c == OPT_PENALTY_EXEMPT) {
+		struct addrmatch *m;
+		if (addrmatch_parse(arg, &m, err, sizeof(err)) == 0) {
+			addrmatch_free(cfg->penalty_exempt);
+			cfg->penalty_exempt = m;
+			return 0;
+		}
+	}
+	fprintf(stderr, "alknet: --%s: %s\n",
+		c == OPT_PENALTY ? "per-source-penalty" : "per-source-penalty-exempt", err);
 	return -1;
 }
 
@@ -218,6 +318,22 @@ static int config_option(int c, const char *arg, struct config *cfg)
 	case OPT_MAX_PENDING:
 		return parse_uint("max-pending-connects", arg, 1, 65536,
 				  &cfg->max_pending_connects);
+	case OPT_ALIVE_INTERVAL:
+		return parse_uint("client-alive-interval", arg, 0, 86400,
+				  &cfg->client_alive_interval_s);
+	case OPT_ALIVE_COUNT:
+		return parse_uint("client-alive-count-max", arg, 0, 1000,
+				  &cfg->client_alive_count_max);
+	case OPT_CHANNEL_IDLE:
+		return parse_uint("channel-idle-timeout", arg, 0, 604800,
+				  &cfg->channel_idle_timeout_s);
+	case OPT_WINDOW:
+		return parse_size("window-size", arg, 32768, 16777216, &cfg->window_size);
+	case OPT_PENALTY:
+	case OPT_PENALTY_EXEMPT:
+		return parse_penalty_option(c, arg, cfg);
+	case OPT_SOURCE_PREFIX:
+		return parse_source_prefix(arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -292,6 +408,8 @@ void config_free(struct config *cfg)
 	if (cfg->proxy_file_text)
 		freezero(cfg->proxy_file_text, strlen(cfg->proxy_file_text));
 	cfg->proxy_file_text = NULL;
+	addrmatch_free(cfg->penalty_exempt);
+	cfg->penalty_exempt = NULL;
 }
 
 /* Checks what getopt can't: required options and the listen address. */

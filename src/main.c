@@ -11,6 +11,7 @@ int main(int argc, char **argv)
 
 	switch (config_parse(argc, argv, &cfg)) {
 	case CONFIG_EXIT:
+		config_free(&cfg);
 		return 0;
 	case CONFIG_ERROR:
 		config_free(&cfg);

@@ -17,7 +17,7 @@
 #define PENALTY_REAP_PER_ADD 8
 
 struct penalty_entry {
-	struct penalty_entry *next;	    /* hash chain */
+	struct penalty_entry *next;	     /* hash chain */
 	struct penalty_entry *older, *newer; /* the list by last penalty */
 	uint64_t expiry_ms;
 	bool active; /* what was earned reached min: refused until expiry */
@@ -172,8 +172,7 @@ void penalty_table_free(struct penalty_table *t)
 	free(t);
 }
 
-static struct penalty_entry **penalty_slot(struct penalty_table *t, const uint8_t *key,
-					   size_t len)
+static struct penalty_entry **penalty_slot(struct penalty_table *t, const uint8_t *key, size_t len)
 {
 	uint32_t h = 2166136261u;
 
