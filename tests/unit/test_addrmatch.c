@@ -143,7 +143,7 @@ static void test_malformed(void **state)
 static void test_list_bound(void **state)
 {
 	(void)state;
-	static char s[ADDRMATCH_MAX * 10 + 16];
+	static char s[ADDRMATCH_MAX * 16 + 16];
 	size_t off = 0;
 	for (int i = 0; i < ADDRMATCH_MAX; i++)
 		off += (size_t)sprintf(s + off, "%s10.0.%d.%d", i ? "," : "", i / 256, i % 256);
