@@ -62,12 +62,12 @@ def user_tunnels(srv, keys, echo_server):
 
 def test_failed_logins_refuse_the_source_not_others(server_factory, keys, wrong_key,
                                                    echo_server):
-    # Penalties lapse as time passes: 10 s, then 1 s for the no-auth probe below, then 10 s
-    # reach min 15 unless the three connections took over 6 s.
+    # Penalties lapse as time passes: 30 s, then 1 s for the no-auth probe below, then 30 s
+    # reach min 45 unless the three connections took over 16 s (an ASan build is slow).
     srv = server_factory("--log-level", "debug", "--per-source-penalty",
-                         "authfail:10,min:15,max:60")
+                         "authfail:30,min:45,max:120")
     failed_login(srv, "127.0.0.2", wrong_key)
-    assert admitted(srv, "127.0.0.2")  # 10 s earned, below min: still admitted
+    assert admitted(srv, "127.0.0.2")  # 30 s earned, below min: still admitted
     failed_login(srv, "127.0.0.2", wrong_key)
     assert srv.wait_log("penalty remote_addr=127.0.0.2 reason=authfail", 5)
     assert not admitted(srv, "127.0.0.2")
@@ -112,8 +112,8 @@ def test_penalty_lapses(server_factory, wrong_key):
 
 def test_noauth_connections_are_penalised(server_factory, keys, echo_server):
     """Connections that close without an auth attempt (a scanner's) earn noauth."""
-    # 3 x 5 s reach min 10 unless the connections took over 5 s (penalties lapse meanwhile).
-    srv = server_factory("--log-level", "debug", "--per-source-penalty", "noauth:5,min:10")
+    # 3 x 20 s reach min 40 unless the connections took over 20 s (penalties lapse meanwhile).
+    srv = server_factory("--log-level", "debug", "--per-source-penalty", "noauth:20,min:40")
     for i in range(3):
         with socket.create_connection(("127.0.0.1", srv.port), source_address=("127.0.0.4", 0)):
             pass
