@@ -39,7 +39,9 @@ def failed_login(srv, src, key):
 
 def admitted(srv, src, timeout=5):
     """True when a connection from src gets the server's banner, False when it is closed at
-    once (refused at accept)."""
+    once (refused at accept). An admitted one is closed, and the server's close awaited, so
+    that the next failed_login waits for its own."""
+    before = closed_count(srv, src)
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10,
                                   source_address=(src, 0)) as s:
         s.settimeout(timeout)
@@ -47,7 +49,10 @@ def admitted(srv, src, timeout=5):
             data = s.recv(100)
         except OSError:
             return False
-    return data.startswith(b"SSH-2.0-")
+    if not data.startswith(b"SSH-2.0-"):
+        return False
+    assert wait_until(lambda: closed_count(srv, src) > before, 10), srv.log()
+    return True
 
 
 def user_tunnels(srv, keys, echo_server):
