@@ -27,11 +27,20 @@ struct tcpip {
 	struct outbound *dial; /* while connecting */
 	struct relay relay;
 	struct loop_timer linger;
+	/* --channel-idle-timeout: armed only when the option is on, and re-armed lazily when it
+	 * fires, never per packet; the data paths only stamp last_ms. */
+	struct loop_timer idle;
+	uint64_t last_ms; /* when data last moved either way */
 };
 
 static struct tcpip *tcpip_of(const struct channel *c)
 {
 	return c->state;
+}
+
+static void tcpip_active(struct channel *c)
+{
+	tcpip_of(c)->last_ms = loop_now_ms(channel_worker(c)->loop);
 }
 
 int tcpip_parse_open(const uint8_t *p, size_t n, struct tcpip_open *out)
@@ -76,8 +85,10 @@ static void tcpip_commit(void *ctx, size_t n)
 	struct channel *c = ctx;
 
 	ssh_channel_data_commit(channel_ssh(c), c->sch, n);
-	if (n > 0)
+	if (n > 0) {
+		tcpip_active(c);
 		channel_output(c);
+	}
 }
 
 static size_t tcpip_write(void *ctx, const uint8_t *p, size_t n)
@@ -85,6 +96,7 @@ static size_t tcpip_write(void *ctx, const uint8_t *p, size_t n)
 	struct channel *c = ctx;
 
 	channel_output(c);
+	tcpip_active(c);
 	return ssh_channel_write(channel_ssh(c), c->sch, p, n);
 }
 
@@ -128,6 +140,24 @@ static const struct relay_ops tcpip_relay_ops = {
 	.done = tcpip_done,
 };
 
+/* No data either way for the whole timeout: the tunnel is closed (CLOSE; the session
+ * stays). Otherwise the timer is set again for the rest of the timeout. */
+static void idle_due(struct loop *l, void *ctx)
+{
+	struct channel *c = ctx;
+	struct tcpip *t = tcpip_of(c);
+	unsigned timeout_s = channel_settings(c)->cfg->channel_idle_timeout_s;
+	uint64_t timeout = (uint64_t)timeout_s * 1000, quiet = loop_now_ms(l) - t->last_ms;
+
+	if (quiet < timeout) {
+		loop_timer_start(l, &t->idle, timeout - quiet, idle_due, c);
+		return;
+	}
+	log_info("session %llu channel %u: closed idle tunnel idle=%us",
+		 (unsigned long long)channel_session_id(c), ssh_channel_id(c->sch), timeout_s);
+	channel_close(c);
+}
+
 static void dial_done(void *ctx, const struct outbound_result *r)
 {
 	struct channel *c = ctx;
@@ -143,6 +173,12 @@ static void dial_done(void *ctx, const struct outbound_result *r)
 	}
 	channel_confirm(c);
 	relay_start(&t->relay, r->fd, r->early, r->early_len);
+	unsigned idle_s = channel_settings(c)->cfg->channel_idle_timeout_s;
+	if (idle_s > 0) {
+		tcpip_active(c);
+		loop_timer_start(channel_worker(c)->loop, &t->idle, (uint64_t)idle_s * 1000,
+				 idle_due, c);
+	}
 }
 
 /* --connect-timeout for direct connections, --proxy-timeout through a proxy. */
@@ -179,6 +215,7 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 	c->state = t;
 	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
 	loop_timer_init(&t->linger);
+	loop_timer_init(&t->idle);
 	c->set->dialing++;
 	t->dial = outbound_start(&w->outbound, set->proxy, req.host, (uint16_t)req.port,
 				 outbound_timeout_ms(set), dial_done, c);
@@ -186,6 +223,7 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 
 static void tcpip_data(struct channel *c, const uint8_t *p, size_t len)
 {
+	tcpip_active(c);
 	relay_queue(&tcpip_of(c)->relay, &channel_worker(c)->batch, p, len);
 }
 
@@ -213,6 +251,7 @@ static bool tcpip_close(struct channel *c)
 
 	if (t == NULL || t->relay.fd == -1 || !relay_pending(&t->relay))
 		return true;
+	loop_timer_stop(channel_worker(c)->loop, &t->idle); /* the linger bounds it now */
 	loop_timer_start(channel_worker(c)->loop, &t->linger, TCPIP_LINGER_MS, linger_expired, c);
 	relay_drain(&t->relay);
 	return false;
@@ -231,6 +270,7 @@ static void tcpip_release(struct channel *c)
 	}
 	relay_release(&t->relay);
 	loop_timer_stop(channel_worker(c)->loop, &t->linger);
+	loop_timer_stop(channel_worker(c)->loop, &t->idle);
 }
 
 const struct chan_type chan_direct_tcpip = {

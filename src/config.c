@@ -8,10 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addrmatch.h"
 #include "config_file.h"
 #include "diag.h"
 #include "file.h"
 #include "net.h"
+#include "penalty.h"
 #include "proxy/proxy_url.h"
 #include "xmalloc.h"
 
@@ -53,6 +55,7 @@ void config_usage(FILE *out)
 		"  --max-connections-per-ip N open connections allowed per client address\n"
 		"                             (default 0 = unlimited)\n"
 		"  --login-grace-time SECONDS time allowed to authenticate (default 30)\n"
+		"  --unauth-timeout SECONDS   the same as --login-grace-time (alknet's name)\n"
 		"  --drain-timeout SECONDS    on SIGTERM/SIGINT, time given to open tunnels "
 		"before\n"
 		"                             disconnecting (default 2)\n"
@@ -76,6 +79,24 @@ void config_usage(FILE *out)
 		"                             (default 4096)\n"
 		"  --max-pending-connects N   tunnel connects in progress per session (default "
 		"128)\n"
+		"  --client-alive-interval SECONDS  after this long without a byte from a\n"
+		"                             logged-in client, probe it (keepalive@openssh.com;\n"
+		"                             default 60, 0 = never)\n"
+		"  --client-alive-count-max N unanswered probes before the client is dropped\n"
+		"                             (default 3, 0 = probe but never drop)\n"
+		"  --channel-idle-timeout SECONDS  close a tunnel without traffic either way\n"
+		"                             for this long (default 0 = never)\n"
+		"  --window-size BYTES        receive window granted per tunnel, 32K to 16M\n"
+		"                             (K and M suffixes; default 2M)\n"
+		"  --per-source-penalty SPEC  refuse a source block for a while after failed\n"
+		"                             logins, no login attempt, or the grace time running\n"
+		"                             out; 'off' or keyword:seconds pairs (default\n"
+		"                             "
+		"authfail:5,noauth:1,grace-exceeded:10,max:600,min:15;\n"
+		"                             refused once the penalty reaches min)\n"
+		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
+		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
+		"                             and --per-source-max-startups (default 32:64)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -106,6 +127,13 @@ enum {
 	OPT_MAX_CHANNELS,
 	OPT_MAX_CHANNELS_USER,
 	OPT_MAX_PENDING,
+	OPT_ALIVE_INTERVAL,
+	OPT_ALIVE_COUNT,
+	OPT_CHANNEL_IDLE,
+	OPT_WINDOW,
+	OPT_PENALTY,
+	OPT_PENALTY_EXEMPT,
+	OPT_SOURCE_PREFIX,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -133,6 +161,14 @@ static const struct option options[] = {
 	{"max-channels", required_argument, NULL, OPT_MAX_CHANNELS},
 	{"max-channels-per-user", required_argument, NULL, OPT_MAX_CHANNELS_USER},
 	{"max-pending-connects", required_argument, NULL, OPT_MAX_PENDING},
+	{"unauth-timeout", required_argument, NULL, OPT_GRACE},
+	{"client-alive-interval", required_argument, NULL, OPT_ALIVE_INTERVAL},
+	{"client-alive-count-max", required_argument, NULL, OPT_ALIVE_COUNT},
+	{"channel-idle-timeout", required_argument, NULL, OPT_CHANNEL_IDLE},
+	{"window-size", required_argument, NULL, OPT_WINDOW},
+	{"per-source-penalty", required_argument, NULL, OPT_PENALTY},
+	{"per-source-penalty-exempt", required_argument, NULL, OPT_PENALTY_EXEMPT},
+	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -194,6 +230,13 @@ void config_defaults(struct config *cfg)
 	cfg->max_channels = 1024;
 	cfg->max_channels_per_user = 4096;
 	cfg->max_pending_connects = 128;
+	cfg->client_alive_interval_s = 60;
+	cfg->client_alive_count_max = 3;
+	cfg->channel_idle_timeout_s = 0;
+	cfg->window_size = 2 * 1024 * 1024;
+	penalty_cfg_default(&cfg->penalty);
+	cfg->source_prefix4 = 32;
+	cfg->source_prefix6 = 64;
 }
 
 /* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
@@ -236,6 +279,61 @@ static int add_listen(const struct cfg_src *src, const char *s, struct config *c
 	l->str = s;
 	cfg->n_listen++;
 	return 0;
+}
+
+/* BYTES, BYTESK or BYTESM within [min, max]. */
+static int parse_size(const struct cfg_src *src, const char *opt, const char *s, unsigned min,
+		      unsigned max, unsigned *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long unit = *end == 'K' || *end == 'k' ? 1024 : *end == 'M' ? 1048576 : 1;
+	if (unit > 1)
+		end++;
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v > max || v * unit < min ||
+	    v * unit > max) {
+		return cfg_fail(src, opt, "'%s' is not a size from %u to %u bytes", s, min, max);
+	}
+	*out = (unsigned)(v * unit);
+	return 0;
+}
+
+/* "V4" or "V4:V6": IPv4 8..32, IPv6 16..128 (shorter blocks would let one client's
+ * penalty shut out a whole provider). */
+static int parse_source_prefix(const struct cfg_src *src, const char *s, struct config *cfg)
+{
+	unsigned v4, v6 = cfg->source_prefix6;
+	int used = 0;
+
+	if ((sscanf(s, "%u%n:%u%n", &v4, &used, &v6, &used) >= 1) && (size_t)used == strlen(s) &&
+	    strspn(s, "0123456789:") == strlen(s) && v4 >= 8 && v4 <= 32 && v6 >= 16 && v6 <= 128) {
+		cfg->source_prefix4 = v4;
+		cfg->source_prefix6 = v6;
+		return 0;
+	}
+	return cfg_fail(src, "per-source-prefix", "'%s' is not V4[:V6] (8-32, 16-128)", s);
+}
+
+/* --per-source-penalty and --per-source-penalty-exempt (penalty.h, addrmatch.h). */
+static int parse_penalty_option(const struct cfg_src *src, int c, const char *arg,
+				struct config *cfg)
+{
+	char err[128];
+
+	if (c == OPT_PENALTY && penalty_parse(arg, &cfg->penalty, err, sizeof(err)) == 0)
+		return 0;
+	if (c == OPT_PENALTY_EXEMPT) {
+		struct addrmatch *m;
+		if (addrmatch_parse(arg, &m, err, sizeof(err)) == 0) {
+			addrmatch_free(cfg->penalty_exempt);
+			cfg->penalty_exempt = m;
+			return 0;
+		}
+	}
+	return cfg_fail(src, c == OPT_PENALTY ? "per-source-penalty" : "per-source-penalty-exempt",
+			"%s", err);
 }
 
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
@@ -281,6 +379,22 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 	case OPT_MAX_PENDING:
 		return parse_uint(src, "max-pending-connects", arg, 1, 65536,
 				  &cfg->max_pending_connects);
+	case OPT_ALIVE_INTERVAL:
+		return parse_uint(src, "client-alive-interval", arg, 0, 86400,
+				  &cfg->client_alive_interval_s);
+	case OPT_ALIVE_COUNT:
+		return parse_uint(src, "client-alive-count-max", arg, 0, 1000,
+				  &cfg->client_alive_count_max);
+	case OPT_CHANNEL_IDLE:
+		return parse_uint(src, "channel-idle-timeout", arg, 0, 604800,
+				  &cfg->channel_idle_timeout_s);
+	case OPT_WINDOW:
+		return parse_size(src, "window-size", arg, 32768, 16777216, &cfg->window_size);
+	case OPT_PENALTY:
+	case OPT_PENALTY_EXEMPT:
+		return parse_penalty_option(src, c, arg, cfg);
+	case OPT_SOURCE_PREFIX:
+		return parse_source_prefix(src, arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -357,6 +471,8 @@ void config_free(struct config *cfg)
 	if (cfg->file_text)
 		freezero(cfg->file_text, cfg->file_len + 1); /* may hold proxy credentials */
 	cfg->file_text = NULL;
+	addrmatch_free(cfg->penalty_exempt);
+	cfg->penalty_exempt = NULL;
 }
 
 void config_listen_str(const struct config *cfg, char *out, size_t outlen)

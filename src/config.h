@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "penalty.h"
 
+struct addrmatch;
 struct proxy_url;
 struct diag;
 
@@ -51,6 +53,18 @@ struct config {
 	unsigned max_channels;		/* open channels per session */
 	unsigned max_channels_per_user; /* over all sessions of one key */
 	unsigned max_pending_connects;	/* connects in progress per session */
+	/* Dead peers and idle tunnels (OpenSSH ClientAliveInterval / ClientAliveCountMax,
+	 * ChannelTimeout direct-tcpip=) and the window granted per channel. */
+	unsigned client_alive_interval_s; /* silence before a keepalive probe; 0: none */
+	unsigned client_alive_count_max;  /* unanswered probes before the drop; 0: never */
+	unsigned channel_idle_timeout_s;  /* a tunnel without traffic is closed; 0: never */
+	unsigned window_size;		  /* bytes granted per channel */
+	/* Per-source penalties (OpenSSH PerSourcePenalties, PerSourcePenaltyExemptList,
+	 * PerSourceNetBlockSize; penalty.h). The prefix lengths group addresses into the source
+	 * blocks of the penalties and of --per-source-max-startups. */
+	struct penalty_cfg penalty;
+	struct addrmatch *penalty_exempt; /* parsed; NULL: nobody is exempt */
+	unsigned source_prefix4, source_prefix6;
 };
 
 enum config_result {

@@ -1,5 +1,6 @@
 /* Connection admission (limits.h). Counts live in one small hash table keyed by an address or
- * a source block; an entry goes when its count reaches 0. */
+ * a source block; an entry goes when its count reaches 0. Penalties live in their own table
+ * (penalty.c), keyed by source block. */
 #include "limits.h"
 
 #include <netinet/in.h>
@@ -7,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrmatch.h"
 #include "config.h"
+#include "loop.h"
+#include "penalty.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -17,12 +21,12 @@
 
 enum limits_kind {
 	LIMITS_ADDR = 0,   /* one client address: --max-connections-per-ip */
-	LIMITS_SOURCE = 1, /* IPv4 address or IPv6 /64: --per-source-max-startups */
+	LIMITS_SOURCE = 1, /* a source block (--per-source-prefix): --per-source-max-startups */
 };
 
 struct limits_entry {
 	struct limits_entry *next;
-	uint8_t key[17]; /* kind, then the address bytes */
+	uint8_t key[18]; /* kind, family, then the address bytes */
 	uint8_t len;
 	unsigned count;
 };
@@ -31,6 +35,7 @@ struct limits {
 	const struct config *cfg;
 	struct limits_entry *bucket[LIMITS_BUCKETS];
 	unsigned unauth; /* unauthenticated connections admitted and not yet logged in or gone */
+	struct penalty_table *penalties; /* NULL when --per-source-penalty off */
 };
 
 struct limits *limits_new(const struct config *cfg)
@@ -38,6 +43,8 @@ struct limits *limits_new(const struct config *cfg)
 	struct limits *lim = xcalloc(1, sizeof(*lim));
 
 	lim->cfg = cfg;
+	if (!cfg->penalty.off)
+		lim->penalties = penalty_table_new(&cfg->penalty, 0);
 	return lim;
 }
 
@@ -57,21 +64,27 @@ void limits_free(struct limits *lim)
 			free(e);
 		}
 	}
+	penalty_table_free(lim->penalties);
 	free(lim);
 }
 
-/* The key of peer for kind: the kind byte, then 4 (IPv4) or 16 / 8 (IPv6 address / block)
- * address bytes. */
-static uint8_t limits_key(const struct sockaddr_storage *ss, enum limits_kind kind, uint8_t key[17])
+/* The key of peer for kind: the kind byte, the family (4 or 6), then its 4 or 16 address
+ * bytes (an IPv4-mapped IPv6 address as IPv4), cut to the source prefix for LIMITS_SOURCE. */
+static uint8_t limits_key(const struct limits *lim, const struct sockaddr_storage *ss,
+			  enum limits_kind kind, uint8_t key[18])
 {
+	uint8_t addr[16];
+	int family = addrmatch_addr(ss, addr);
+	uint8_t n = family == AF_INET ? 4 : 16;
+
+	if (kind == LIMITS_SOURCE)
+		addrmatch_mask(family, addr,
+			       family == AF_INET ? lim->cfg->source_prefix4
+						 : lim->cfg->source_prefix6);
 	key[0] = (uint8_t)kind;
-	if (ss->ss_family == AF_INET) {
-		memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-		return 5;
-	}
-	uint8_t n = kind == LIMITS_SOURCE ? 8 : 16;
-	memcpy(key + 1, &((const struct sockaddr_in6 *)ss)->sin6_addr, n);
-	return (uint8_t)(1 + n);
+	key[1] = family == AF_INET ? 4 : 6;
+	memcpy(key + 2, addr, n);
+	return (uint8_t)(2 + n);
 }
 
 static struct limits_entry **limits_slot(struct limits *lim, const uint8_t *key, uint8_t len)
@@ -90,7 +103,7 @@ static struct limits_entry **limits_slot(struct limits *lim, const uint8_t *key,
 static unsigned limits_count(struct limits *lim, const struct sockaddr_storage *ss,
 			     enum limits_kind kind)
 {
-	uint8_t key[17], len = limits_key(ss, kind, key);
+	uint8_t key[18], len = limits_key(lim, ss, kind, key);
 	struct limits_entry *e = *limits_slot(lim, key, len);
 
 	return e ? e->count : 0;
@@ -100,7 +113,7 @@ static unsigned limits_count(struct limits *lim, const struct sockaddr_storage *
 static void limits_add(struct limits *lim, const struct sockaddr_storage *ss, enum limits_kind kind,
 		       int delta)
 {
-	uint8_t key[17], len = limits_key(ss, kind, key);
+	uint8_t key[18], len = limits_key(lim, ss, kind, key);
 	struct limits_entry **p = limits_slot(lim, key, len);
 
 	if (*p == NULL) {
@@ -134,6 +147,37 @@ static bool startups_drop(const struct limits *lim)
 	return (unsigned)(random() % 100) < p;
 }
 
+/* The penalty table's key of peer: its source block's key without the kind byte. */
+static uint8_t penalty_key(const struct limits *lim, const struct sockaddr_storage *peer,
+			   uint8_t key[PENALTY_KEY_MAX])
+{
+	uint8_t k[18], len = limits_key(lim, peer, LIMITS_SOURCE, k);
+
+	memcpy(key, k + 1, (size_t)len - 1);
+	return (uint8_t)(len - 1);
+}
+
+static bool limits_penalised(struct limits *lim, const struct worker *w,
+			     const struct sockaddr_storage *peer)
+{
+	uint8_t key[PENALTY_KEY_MAX], len = penalty_key(lim, peer, key);
+
+	return penalty_refused(lim->penalties, key, len, loop_now_ms(w->loop));
+}
+
+bool limits_penalise(struct limits *lim, const struct worker *w,
+		     const struct sockaddr_storage *peer, enum penalty_kind kind)
+{
+	uint8_t key[PENALTY_KEY_MAX], len;
+
+	if (lim->penalties == NULL || penalty_seconds(&lim->cfg->penalty, kind) == 0 ||
+	    addrmatch_match(lim->cfg->penalty_exempt, peer))
+		return false;
+	len = penalty_key(lim, peer, key);
+	penalty_add(lim->penalties, key, len, kind, loop_now_ms(w->loop));
+	return true;
+}
+
 const char *limits_admit(struct limits *lim, const struct worker *w,
 			 const struct sockaddr_storage *peer)
 {
@@ -141,6 +185,8 @@ const char *limits_admit(struct limits *lim, const struct worker *w,
 
 	if (w->fd_limit > 0 && w->fds_used + LIMITS_FD_FLOOR >= w->fd_limit)
 		return "out-of-descriptors";
+	if (lim->penalties && limits_penalised(lim, w, peer))
+		return "penalty";
 	if (c->max_connections_per_ip > 0 &&
 	    limits_count(lim, peer, LIMITS_ADDR) >= c->max_connections_per_ip)
 		return "max-connections-per-ip";

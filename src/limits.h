@@ -1,13 +1,16 @@
 /* Admission of new connections, before any SSH byte: connections per client address
  * (--max-connections-per-ip), unauthenticated connections in all (--max-startups, OpenSSH's
- * start:rate:full random early drop) and per source block (--per-source-max-startups; IPv4
- * per address, IPv6 per /64), and a floor of free descriptors. Per loop: owned by the server
- * for its one worker. */
+ * start:rate:full random early drop) and per source block (--per-source-max-startups),
+ * sources serving a penalty (--per-source-penalty, penalty.h), and a floor of free
+ * descriptors. A source block is an address cut to --per-source-prefix (default IPv4 /32,
+ * IPv6 /64). Per loop: owned by the server for its one worker, with its penalty table. */
 #ifndef ALKNET_LIMITS_H
 #define ALKNET_LIMITS_H
 
 #include <stdbool.h>
 #include <sys/socket.h>
+
+#include "penalty.h"
 
 struct config;
 struct limits;
@@ -24,5 +27,10 @@ const char *limits_admit(struct limits *lim, const struct worker *w,
 /* The connection logged in: it no longer counts as unauthenticated. */
 void limits_logged_in(struct limits *lim, const struct sockaddr_storage *peer);
 void limits_closed(struct limits *lim, const struct sockaddr_storage *peer, bool logged_in);
+/* A connection from peer ended in a way that earns its source block a penalty (never
+ * logged in: failed auth, no auth attempt, grace time exceeded). Nothing for sources in
+ * --per-source-penalty-exempt or with penalties off. Returns true if a penalty was added. */
+bool limits_penalise(struct limits *lim, const struct worker *w,
+		     const struct sockaddr_storage *peer, enum penalty_kind kind);
 
 #endif

@@ -39,7 +39,26 @@ static void session_opened(struct server *srv, struct session *s)
 	srv->n_sessions++;
 }
 
-/* A session is closing: off the list, its address counted out, and the end of a drain. */
+/* A session that never logged in earns its source a penalty by how it ended (OpenSSH's
+ * PerSourcePenalties): the grace time ran out, it failed auth attempts, or it made none. Not
+ * while shutting down: then we ended it. */
+static void penalise(struct server *srv, const struct session *s)
+{
+	enum penalty_kind kind = s->grace_expired	? PENALTY_GRACE
+				 : s->auth_failures > 0 ? PENALTY_AUTHFAIL
+							: PENALTY_NOAUTH;
+
+	if (s->logged_in || srv->w.draining)
+		return;
+	if (limits_penalise(srv->limits, &srv->w, &s->peer, kind))
+		log_debug("penalty remote_addr=%s reason=%s", s->addr,
+			  kind == PENALTY_GRACE	     ? "grace-exceeded"
+			  : kind == PENALTY_AUTHFAIL ? "authfail"
+						     : "noauth");
+}
+
+/* A session is closing: off the list, its address counted out (and penalised), and the end
+ * of a drain. */
 static void session_closed(void *owner, struct session *s)
 {
 	struct server *srv = owner;
@@ -52,6 +71,7 @@ static void session_closed(void *owner, struct session *s)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	srv->n_sessions--;
+	penalise(srv, s);
 	limits_closed(srv->limits, &s->peer, s->logged_in);
 	if (srv->w.draining && srv->n_sessions == 0)
 		loop_stop(srv->w.loop);

@@ -48,6 +48,7 @@ static void grace_expired(struct loop *l, void *ctx)
 	if (ssh_authenticated(s->ssh))
 		return;
 	log_info("login grace time exceeded remote_addr=%s", s->addr);
+	s->grace_expired = true;
 	session_close(s, "login grace time exceeded");
 }
 
@@ -73,6 +74,32 @@ static void stall_expired(struct loop *l, void *ctx)
 	(void)l;
 	log_info("connection dropped remote_addr=%s reason=\"peer does not read\"", s->addr);
 	session_close(s, "output stayed full");
+}
+
+/* OpenSSH's ClientAliveInterval: the timer fires every interval and is not touched per read
+ * (the read only stamps last_rx_ms); a client silent for a whole interval gets a probe, and
+ * once --client-alive-count-max probes each had an interval to be answered, it is dropped. */
+static void alive_due(struct loop *l, void *ctx)
+{
+	struct session *s = ctx;
+	const struct config *cfg = s->set->cfg;
+	uint64_t interval = (uint64_t)cfg->client_alive_interval_s * 1000;
+	uint64_t quiet = loop_now_ms(l) - s->last_rx_ms;
+
+	if (quiet < interval) {
+		loop_timer_start(l, &s->alive_timer, interval - quiet, alive_due, s);
+		return;
+	}
+	if (cfg->client_alive_count_max > 0 && ++s->alive_probes > cfg->client_alive_count_max) {
+		log_info("connection dropped remote_addr=%s reason=\"client not responding\" "
+			 "probes=%u",
+			 s->addr, cfg->client_alive_count_max);
+		session_close(s, "client not responding");
+		return;
+	}
+	ssh_keepalive(s->ssh);
+	session_output(s);
+	loop_timer_start(l, &s->alive_timer, interval, alive_due, s);
 }
 
 /* How much output may wait before the client stops being read. */
@@ -130,6 +157,7 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 	loop_timer_init(&s->close_timer);
 	loop_timer_init(&s->rekey_timer);
 	loop_timer_init(&s->stall_timer);
+	loop_timer_init(&s->alive_timer);
 	log_info("connection opened remote_addr=%s transport=%s", s->addr, transport_name(s->tr));
 	loop_timer_start(w->loop, &s->grace_timer, (uint64_t)set->cfg->login_grace_time_s * 1000,
 			 grace_expired, s);
@@ -159,6 +187,7 @@ void session_close(struct session *s, const char *why)
 	loop_timer_stop(l, &s->close_timer);
 	loop_timer_stop(l, &s->rekey_timer);
 	loop_timer_stop(l, &s->stall_timer);
+	loop_timer_stop(l, &s->alive_timer);
 	transport_close(s->tr);
 	s->tr = NULL;
 	uint64_t ms = loop_now_ms(l) - s->start_ms;
@@ -292,6 +321,10 @@ static void login_accepted(struct session *s, const struct ssh_event *ev)
 		 log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
 	loop_timer_stop(s->w->loop, &s->grace_timer);
 	loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
+	if (s->set->cfg->client_alive_interval_s > 0)
+		loop_timer_start(s->w->loop, &s->alive_timer,
+				 (uint64_t)s->set->cfg->client_alive_interval_s * 1000, alive_due,
+				 s);
 	s->tr->quickack = false;
 	s->chans.user = worker_user_get(s->w, fp);
 	s->logged_in = true;
@@ -396,6 +429,8 @@ static void session_read(struct session *s)
 		ssize_t n = transport_read(s->tr, p, avail);
 		if (n > 0) {
 			ssh_in_commit(s->ssh, (size_t)n);
+			s->last_rx_ms = loop_now_ms(s->w->loop);
+			s->alive_probes = 0;
 			if ((size_t)n < avail && transport_buffered(s->tr) == 0)
 				break;
 			continue;

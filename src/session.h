@@ -40,15 +40,19 @@ struct session {
 	struct loop_timer close_timer;
 	struct loop_timer rekey_timer;
 	struct loop_timer stall_timer; /* output over its bound: the client must read */
+	struct loop_timer alive_timer; /* --client-alive-interval, after login */
 	struct sockaddr_storage peer;
 	char addr[64];
 	uint64_t id;
 	uint64_t start_ms;
+	uint64_t last_rx_ms;   /* when bytes last came from the client */
+	unsigned alive_probes; /* keepalives sent since then */
 	unsigned auth_failures;
 	bool out_blocked;  /* output was full: channels wait for it to drain */
 	bool closing;	   /* flushing the last bytes before closing */
 	bool flush_queued; /* a write is scheduled for the end of this loop pass */
 	bool logged_in;
+	bool grace_expired; /* closed because the login grace time ran out */
 	bool freed;
 };
 

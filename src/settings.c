@@ -60,7 +60,7 @@ static void init_engine(struct settings *set)
 	set->ssh.host_keys = &set->host_key;
 	set->ssh.n_host_keys = 1;
 	set->ssh.max_channels = set->cfg->max_channels;
-	set->ssh.window = 2 * 1024 * 1024;
+	set->ssh.window = set->cfg->window_size;
 	set->ssh.out_limit = 1024 * 1024;
 	set->stall_ms = 30000;
 	/* Tests shorten the wait for a client that doesn't read. */

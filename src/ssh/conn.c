@@ -102,6 +102,16 @@ static bool recv_global_request(struct ssh *s, struct sreader *r, struct ssh_eve
 	return true;
 }
 
+void ssh_keepalive(struct ssh *s)
+{
+	if (s->state != ST_CONNECTED)
+		return;
+	struct sbuf *b = pkt_begin(s, MSG_GLOBAL_REQUEST);
+	sbuf_put_cstring(b, "keepalive@openssh.com");
+	sbuf_put_u8(b, 1);
+	pkt_end(s);
+}
+
 static bool recv_open(struct ssh *s, struct sreader *r, struct ssh_event *ev)
 {
 	size_t tlen;
@@ -334,6 +344,8 @@ bool conn_dispatch(struct ssh *s, const uint8_t *p, size_t n, struct ssh_event *
 		return recv_global_request(s, &r, ev);
 	case MSG_REQUEST_SUCCESS:
 	case MSG_REQUEST_FAILURE:
+		/* The answer to our keepalive (ssh_keepalive), whatever it carries; also taken
+		 * unasked, as OpenSSH does when it has no reply pending. */
 		return false;
 	case MSG_CHANNEL_OPEN:
 		return recv_open(s, &r, ev);

@@ -151,6 +151,12 @@ bool ssh_closed(const struct ssh *s);
 void ssh_disconnect(struct ssh *s, uint32_t reason, const char *text);
 /* Starts a server-initiated key exchange (e.g. after a time limit). No-op if one is running. */
 void ssh_rekey(struct ssh *s);
+/* Sends a keepalive@openssh.com GLOBAL_REQUEST with want_reply (OpenSSH's
+ * ClientAliveInterval probe): a live client answers REQUEST_SUCCESS or REQUEST_FAILURE,
+ * which the engine takes without an event; the caller notices the answer as received bytes.
+ * Only once authenticated; no-op otherwise. Held back during a key exchange like any
+ * connection message. */
+void ssh_keepalive(struct ssh *s);
 
 /* Answering an AUTH_REQUEST. The engine has checked the key's form and that the algorithm
  * suits it, but not the signature: a signature check costs a public-key operation, so it is

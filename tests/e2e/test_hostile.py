@@ -424,9 +424,12 @@ class Harness:
 @pytest.fixture
 def h(server_factory, keys):
     # These peers test the relay and the engine under load, not the channel budgets
-    # (test_budgets.py does): one session here opens 2,000 channels at once.
+    # (test_budgets.py does): one session here opens 2,000 channels at once. Nor the
+    # per-source penalties (test_penalty.py): hundreds of hostile connections from 127.0.0.1
+    # would earn one and lock the good transfers' new sessions out.
     srv = server_factory("--log-level", "debug", "--login-grace-time", str(GRACE_S),
-                         "--max-channels", "4096", "--max-pending-connects", "4096")
+                         "--max-channels", "4096", "--max-pending-connects", "4096",
+                         "--per-source-penalty", "off")
     harness = Harness(srv, keys.default)
     yield harness
     harness.close()

@@ -346,6 +346,49 @@ static void test_global_requests(void **state)
 	pair_free(p);
 }
 
+/* ssh_keepalive (--client-alive-interval): nothing before login; after it a
+ * keepalive@openssh.com request that wants a reply. The answers a client may give, and the
+ * channel answers OpenSSH clients send, pass without an event or an error. */
+static void test_keepalive_probe_and_answers(void **state)
+{
+	struct pair *p = pair_new(NULL, NULL);
+	struct sbuf m;
+	struct sreader r;
+	(void)state;
+
+	handshake(p);
+	ssh_keepalive(p->s);
+	expect_no_msg(p);
+	pair_free(p);
+
+	p = connected(NULL, NULL);
+	open_channel(p, 3, 1000, 1000);
+	ssh_keepalive(p->s);
+	s2c(p);
+	expect_msg(p, 80, &m, &r);
+	expect_str(&r, "keepalive@openssh.com");
+	assert_int_equal(sreader_bool(&r), true);
+	assert_int_equal(sreader_left(&r), 0);
+	sbuf_free(&m);
+	static const uint8_t failure[] = {82}, success[] = {81, 0, 0, 0, 7};
+	static const uint8_t ch_success[] = {99, 0, 0, 0, 0}, ch_failure[] = {100, 0, 0, 0, 0};
+	tc_send(&p->c, failure, sizeof(failure));
+	tc_send(&p->c, success, sizeof(success)); /* a reply may carry data (tcpip-forward's) */
+	tc_send(&p->c, ch_success, sizeof(ch_success));
+	tc_send(&p->c, ch_failure, sizeof(ch_failure));
+	feed(p);
+	expect_no_event(p);
+	assert_false(ssh_closed(p->s));
+	/* Still a working connection: data on the channel arrives. */
+	tc_data(&p->c, 0, "hi", 2);
+	feed(p);
+	struct ssh_event ev;
+	expect_event(p, &ev, SSH_EV_CHANNEL_DATA);
+	assert_int_equal(ev.len, 2);
+	expect_no_msg(p);
+	pair_free(p);
+}
+
 static void test_channel_refusals(void **state)
 {
 	struct pair *p = connected(NULL, NULL);
@@ -691,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_data_reserve_commit),
 		cmocka_unit_test(test_data_reserve_several),
 		cmocka_unit_test(test_global_requests),
+		cmocka_unit_test(test_keepalive_probe_and_answers),
 		cmocka_unit_test(test_channel_refusals),
 		cmocka_unit_test(test_channel_limit),
 		cmocka_unit_test(test_extended_data_ignored),
