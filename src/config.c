@@ -97,6 +97,10 @@ void config_usage(FILE *out)
 		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
 		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
 		"                             and --per-source-max-startups (default 32:64)\n"
+		"  --user NAME                after binding and reading the host key, run as NAME\n"
+		"                             (default: stay; as root, --user root is needed)\n"
+		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
+		"                             restrictions after start-up (default on)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -134,6 +138,8 @@ enum {
 	OPT_PENALTY,
 	OPT_PENALTY_EXEMPT,
 	OPT_SOURCE_PREFIX,
+	OPT_USER,
+	OPT_SANDBOX,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -169,6 +175,8 @@ static const struct option options[] = {
 	{"per-source-penalty", required_argument, NULL, OPT_PENALTY},
 	{"per-source-penalty-exempt", required_argument, NULL, OPT_PENALTY_EXEMPT},
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
+	{"user", required_argument, NULL, OPT_USER},
+	{"sandbox", required_argument, NULL, OPT_SANDBOX},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -222,6 +230,7 @@ void config_defaults(struct config *cfg)
 	cfg->login_grace_time_s = 30;
 	cfg->drain_timeout_s = 2;
 	cfg->log_level = LOG_INFO;
+	cfg->sandbox = true;
 	cfg->proxy_timeout_s = 10;
 	cfg->startups_begin = 100;
 	cfg->startups_rate = 30;
@@ -395,6 +404,15 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 		return parse_penalty_option(src, c, arg, cfg);
 	case OPT_SOURCE_PREFIX:
 		return parse_source_prefix(src, arg, cfg);
+	case OPT_USER:
+		cfg->user = arg;
+		return 0;
+	case OPT_SANDBOX:
+		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+			cfg->sandbox = strcmp(arg, "on") == 0;
+			return 0;
+		}
+		return cfg_fail(src, "sandbox", "'%s' is not on or off", arg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;

@@ -30,6 +30,8 @@ struct config {
 	bool check;		 /* --check: validate and exit */
 	const char *key_path;
 	const char *authorized_keys_path;
+	const char *user; /* --user: switch to it after start-up; NULL: stay */
+	bool sandbox;	  /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned n_listen;
 	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */

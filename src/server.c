@@ -2,7 +2,9 @@
  * and shuts down gracefully on SIGTERM/SIGINT. */
 #include "server.h"
 
-#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "net.h"
 #include "proxy/proxy_url.h"
+#include "sandbox.h"
 #include "session.h"
 #include "ssh/key.h"
 #include "systemd.h"
@@ -27,6 +30,7 @@
 #define SERVER_ACCEPTS_PER_WAKEUP 64
 #define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
+#define SERVER_FD_SCAN		  1024
 
 static void server_reload(struct server *srv);
 
@@ -268,7 +272,18 @@ static int add_listener(struct server *srv, int fd, const char *name)
 	lst->srv = srv;
 	lst->fd = fd;
 	snprintf(lst->name, sizeof(lst->name), "%s", name);
-	return loop_io_start(srv->w.loop, &lst->io, fd, LOOP_READ, on_accept, lst);
+	return 0;
+}
+
+/* The bound sockets join the loop (which exists only after the privilege drop). */
+static int start_listeners(struct server *srv)
+{
+	for (unsigned i = 0; i < srv->n_listeners; i++) {
+		struct listener *lst = &srv->listeners[i];
+		if (loop_io_start(srv->w.loop, &lst->io, lst->fd, LOOP_READ, on_accept, lst) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* The sockets systemd passed (socket activation), named by their local address. */
@@ -294,8 +309,9 @@ static int take_systemd_sockets(struct server *srv, const int *fds, int n)
 	return 0;
 }
 
-/* systemd's sockets if it passed any, else every --listen address. */
-static int open_listeners(struct server *srv)
+/* systemd's sockets if it passed any, else every --listen address (bound now, while the
+ * process may still bind privileged ports). */
+static int bind_listeners(struct server *srv)
 {
 	const struct config *cfg = srv->set->cfg;
 	int fds[CONFIG_MAX_LISTEN];
@@ -330,15 +346,12 @@ static void listeners_str(const struct server *srv, char *out, size_t outlen)
 /* Descriptors open now (listener, epoll, signalfd, resolver, stdio), counted once at start. */
 static unsigned open_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
 	unsigned n = 0;
 
-	if (d == NULL)
-		return 16;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n > 3 ? n - 3 : n; /* ".", ".." and the directory's own fd */
+	/* /proc/self/fd is out of reach once sandboxed; start-up descriptors are all low. */
+	for (int fd = 0; fd < SERVER_FD_SCAN; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
 }
 
 static void set_fd_reserve(struct server *srv)
@@ -449,6 +462,75 @@ static int load_settings(struct server *srv, struct config *cfg)
 	return srv->set ? 0 : -1;
 }
 
+/* The directories of the files a reload reads: the only ones Landlock leaves readable. */
+static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_t max)
+{
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
+		char real[PATH_MAX];
+		if (files[i] == NULL || realpath(files[i], real) == NULL)
+			continue;
+		snprintf(dirs[n++], PATH_MAX, "%s", dirname(real));
+	}
+	return n;
+}
+
+/* Files a reload reads must stay readable after the switch to --user. */
+static void warn_unreadable(const struct config *cfg)
+{
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i] && access(files[i], R_OK) != 0)
+			log_warn("%s is not readable by user %s: reloads will fail (%s)", files[i],
+				 cfg->user ? cfg->user : "(current)", strerror(errno));
+	}
+}
+
+/* Privileges, then Landlock (inherited by the threads made after it): before the loop. */
+static int contain_before_loop(struct server *srv)
+{
+	const struct config *cfg = srv->set->cfg;
+	char err[256], dirs[3][PATH_MAX];
+	const char *dirp[3];
+
+	if (sandbox_drop_privileges(cfg->user, err, sizeof(err)) != 0) {
+		fprintf(stderr, "alknet: %s\n", err);
+		return -1;
+	}
+	warn_unreadable(cfg);
+	if (!cfg->sandbox)
+		return 0;
+	size_t n = reload_dirs(cfg, dirs, 3);
+	for (size_t i = 0; i < n; i++)
+		dirp[i] = dirs[i];
+	srv->landlock_abi = sandbox_restrict_files(dirp, n);
+	return 0;
+}
+
+/* The seccomp filter, on every thread, once nothing else needs setting up. */
+static int contain_loop(struct server *srv)
+{
+	const struct config *cfg = srv->set->cfg;
+	char err[256];
+
+	if (!cfg->sandbox) {
+		log_warn("sandbox off: no seccomp filter and no Landlock (--sandbox off)");
+		return 0;
+	}
+	if (sandbox_install_filter(err, sizeof(err)) != 0) {
+		fprintf(stderr, "alknet: %s\n", err);
+		return -1;
+	}
+	char ll[32] = "unavailable";
+	if (srv->landlock_abi > 0)
+		snprintf(ll, sizeof(ll), "abi%d", srv->landlock_abi);
+	log_info("sandbox on uid=%u seccomp=on landlock=%s", (unsigned)getuid(), ll);
+	return 0;
+}
+
 int server_init(struct server *srv, struct config *cfg, int argc, char **argv)
 {
 	memset(srv, 0, sizeof(*srv));
@@ -458,18 +540,22 @@ int server_init(struct server *srv, struct config *cfg, int argc, char **argv)
 	log_set_level(cfg->log_level);
 	loop_timer_init(&srv->drain_timer);
 	loop_timer_init(&srv->accept_retry);
-	if (load_settings(srv, cfg) != 0)
+	if (!sandbox_secure_heap())
+		log_info("host key memory is not locked (RLIMIT_MEMLOCK too small)");
+	if (load_settings(srv, cfg) != 0 || bind_listeners(srv) != 0)
+		return -1;
+	long nofile = net_raise_nofile();
+	if (contain_before_loop(srv) != 0)
 		return -1;
 	srv->limits = limits_new(srv->set->cfg);
 	if (worker_init(&srv->w, srv->set, SERVER_RESOLVER_THREADS) != 0 ||
-	    setup_signals(srv) != 0) {
+	    setup_signals(srv) != 0 || start_listeners(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
 		return -1;
 	}
-	if (open_listeners(srv) != 0)
-		return -1;
-	long nofile = net_raise_nofile();
 	init_fd_budget(srv, nofile);
+	if (contain_loop(srv) != 0)
+		return -1;
 	log_listening(srv, nofile);
 	systemd_ready("running");
 	return 0;

@@ -34,6 +34,7 @@ struct server {
 	struct listener listeners[CONFIG_MAX_LISTEN];
 	unsigned n_listeners;
 	bool socket_activated; /* the listeners came from systemd */
+	int landlock_abi;      /* in force; 0: none */
 	int signal_fd;
 	struct loop_io signal_io;
 	struct loop_timer drain_timer;

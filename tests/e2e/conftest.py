@@ -96,13 +96,26 @@ class Server:
                 "-i", key, "-p", str(self.port)] + list(extra) + [user + "@" + self.host]
 
 
+def sandbox_args(args=()):
+    """As root, the server needs an explicit --user; memory checkers run it with
+    --sandbox off (ALKNET_TEST_SANDBOX=off: LeakSanitizer stops the world with ptrace and
+    valgrind makes the guest's system calls itself)."""
+    extra = []
+    if os.geteuid() == 0 and "--user" not in args:
+        extra += ["--user", "root"]
+    if os.environ.get("ALKNET_TEST_SANDBOX") == "off" and "--sandbox" not in args:
+        extra += ["--sandbox", "off"]
+    return extra
+
+
 def start_server(keys, tmp_path, *args, authorized=None, host_key=None, listen_host="127.0.0.1",
                  wrapper=None):
     port = free_port(listen_host)
     log_path = os.path.join(str(tmp_path), "alknet-%d.log" % port)
     listen = ("[%s]:%d" if ":" in listen_host else "%s:%d") % (listen_host, port)
     cmd = [ALKNET, "serve", "--key", host_key or keys.host,
-           "--authorized-keys", authorized or keys.authorized, "--listen", listen] + list(args)
+           "--authorized-keys", authorized or keys.authorized, "--listen", listen] + \
+        sandbox_args(args) + list(args)
     # ALKNET_WRAPPER runs the server under a tool, e.g. "valgrind --error-exitcode=99 ..."
     wrapper = wrapper or os.environ.get("ALKNET_WRAPPER", "").split()
     if wrapper:
