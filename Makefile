@@ -60,6 +60,11 @@ $(FLOOD): tests/tools/sshflood.c build/tests/libunit.a build/libalknet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
 
+MLKEM_TOOL := build/tests/mlkem_encaps
+$(MLKEM_TOOL): tests/tools/mlkem_encaps.c build/libalknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libalknet.a $(LDLIBS)
+
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:
 	@scripts/install-deps build
@@ -73,13 +78,13 @@ run: deps $(BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: $(BIN) $(FLOOD)
+e2e: $(BIN) $(FLOOD) $(MLKEM_TOOL)
 	ALKNET_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/e2e
 
 # The e2e tests against the ASan/UBSan build, and the forwarding tests with the server under
 # valgrind: a server that leaks or touches bad memory fails its test at shutdown.
 check-san:
-	$(MAKE) $(FLOOD)
+	$(MAKE) $(FLOOD) $(MLKEM_TOOL)
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 build-san/alknet
 	ALKNET_BIN=$(abspath build-san/alknet) ALKNET_STRICT_EXIT=1 \
@@ -136,9 +141,10 @@ uninstall:
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d $(UNIT_HELPER_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
-# Formatting: every tracked C file but the generated cipher vectors (tests/unit/
-# gen_cipher_vectors.py writes that one) must match .clang-format. `make format` fixes it.
-FORMAT_FILES = $(filter-out tests/unit/cipher_vectors.h,$(shell git ls-files '*.c' '*.h'))
+# Formatting: every tracked C file but the generated vectors (tests/unit/
+# gen_cipher_vectors.py and gen_mlkem_vectors.py write them) must match .clang-format.
+# `make format` fixes it.
+FORMAT_FILES = $(filter-out tests/unit/cipher_vectors.h tests/unit/mlkem_vectors.h,$(shell git ls-files '*.c' '*.h'))
 .PHONY: format format-check
 format:
 	clang-format -i $(FORMAT_FILES)

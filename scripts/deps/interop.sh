@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run by scripts/install-deps after the interop packages: installs node ssh2 for
-# tests/e2e/test_interop.py from tests/e2e/interop/package-lock.json. Idempotent and quiet:
+# tests/e2e/test_interop.py and @noble/post-quantum for tests/e2e/test_mlkem_noble.py from
+# tests/e2e/interop/package-lock.json. Idempotent and quiet:
 # does nothing when node_modules is newer than the lock file.
 set -eu
 cd "$(dirname "$0")/../../tests/e2e/interop"

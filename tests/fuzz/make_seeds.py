@@ -503,10 +503,28 @@ def rec_raw(payload):
     return u16(len(payload)) + payload
 
 
+def mlkem_seeds():
+    """fuzz_mlkem768: ek || m from the checked-in Wycheproof subset (tests/unit/mlkem_vectors):
+    valid keys, a modulus overflow, an unreduced key, a short and a long key."""
+    import json
+    path = os.path.join(HERE, "..", "unit", "mlkem_vectors", "wycheproof-encaps-768.json")
+    picks = {14: "valid-seed0", 15: "valid-seed1", 234: "valid-zero-secret-and-error",
+             237: "valid-frequent-rejection", 247: "valid-matrix-zeroes", 2: "modulus-overflow",
+             114: "not-reduced", 214: "too-short", 224: "too-long"}
+    for g in json.load(open(path))["testGroups"]:
+        for t in g["tests"]:
+            if t["tcId"] in picks:
+                write("fuzz_mlkem768", picks[t["tcId"]],
+                      bytes.fromhex(t["ek"]) + bytes.fromhex(t["m"]))
+
+
 def main():
     import sys
     if sys.argv[1:] == ["--floods"]:
         flood_seeds()
+        return
+    if sys.argv[1:] == ["--mlkem"]:
+        mlkem_seeds()
         return
     with tempfile.TemporaryDirectory() as tmp:
         keys = keygen(tmp)
@@ -517,6 +535,7 @@ def main():
     proxy_seeds()
     preauth_seeds()
     flood_seeds()
+    mlkem_seeds()
 
 
 if __name__ == "__main__":
