@@ -36,7 +36,7 @@ int8_t sntrup761_f3_freeze(int16_t x);
 void sntrup761_sort_uint32(uint32_t *x, size_t n);
 /* Short_fromlist: the weight-w vector (w entries +-1, the rest 0) that sorting the list picks. */
 void sntrup761_short_fromlist(int8_t out[SNTRUP761_P], const uint32_t in[SNTRUP761_P]);
-/* h = f * g in R/q = (Z/q)[x]/(x^p - x - 1). */
+/* h = f * g in R/q = (Z/q)[x]/(x^p - x - 1); every coefficient of g must be -1, 0 or 1. */
 void sntrup761_rq_mult_small(int16_t h[SNTRUP761_P], const int16_t f[SNTRUP761_P],
 			     const int8_t g[SNTRUP761_P]);
 /* Round: each coefficient to the nearest multiple of 3. */

@@ -66,8 +66,10 @@ void sntrup761_sort_uint32(uint32_t *x, size_t n)
 	for (size_t p = (size_t)1 << (t - 1); p > 0; p >>= 1) {
 		size_t q = (size_t)1 << (t - 1), r = 0, d = p;
 		for (;;) {
-			for (size_t i = 0; i + d < n; i++) {
-				if ((i & p) == r) {
+			/* The i with (i & p) == r, in runs of p from r, 3p + r, ... (r is 0 or p).
+			 */
+			for (size_t base = r; base + d < n; base += 2 * p) {
+				for (size_t i = base; i < base + p && i + d < n; i++) {
 					minmax_u32(&x[i], &x[i + d]);
 				}
 			}
@@ -100,18 +102,29 @@ void sntrup761_short_fromlist(int8_t out[P], const uint32_t in[P])
 	OPENSSL_cleanse(l, sizeof(l));
 }
 
+#define MULT_PAD 768 /* p rounded up to a multiple of 16, so the inner loop vectorises */
+
 /* Schoolbook product in Z[x], then x^p = x + 1 folds the top half down, then one reduction per
  * coefficient. Bounds: each product sum is at most p * q12 = 1746495 in magnitude, and each low
  * coefficient receives at most two folded ones, so |fg[i]| < 3 * 1746495 < 2^24, what
- * sntrup761_fq_freeze accepts. */
+ * sntrup761_fq_freeze accepts. f is copied into a zero-padded int32_t array: the inner loop
+ * then has a fixed length the compiler turns into vector instructions. */
 void sntrup761_rq_mult_small(int16_t h[P], const int16_t f[P], const int8_t g[P])
 {
-	int32_t fg[2 * P - 1] = {0};
+	int32_t fp[MULT_PAD] = {0}, fn[MULT_PAD] = {0};
+	int32_t fg[P + MULT_PAD] = {0};
 
+	for (int j = 0; j < P; j++) {
+		fp[j] = f[j];
+		fn[j] = -f[j];
+	}
 	for (int i = 0; i < P; i++) {
-		int32_t gi = g[i];
-		for (int j = 0; j < P; j++) {
-			fg[i + j] += (int32_t)f[j] * gi;
+		/* g[i] is -1, 0 or 1: add f, nothing or -f, selected by masks, not multiplied
+		 * (SSE2 has no 32-bit vector multiply). */
+		int32_t plus = -(int32_t)((g[i] + 1) >> 1), minus = -(int32_t)((1 - g[i]) >> 1);
+		int32_t *row = fg + i;
+		for (int j = 0; j < MULT_PAD; j++) {
+			row[j] += (fp[j] & plus) + (fn[j] & minus);
 		}
 	}
 	for (int i = 2 * P - 2; i >= P; i--) {
@@ -121,6 +134,8 @@ void sntrup761_rq_mult_small(int16_t h[P], const int16_t f[P], const int8_t g[P]
 	for (int i = 0; i < P; i++) {
 		h[i] = sntrup761_fq_freeze(fg[i]);
 	}
+	OPENSSL_cleanse(fp, sizeof(fp));
+	OPENSSL_cleanse(fn, sizeof(fn));
 	OPENSSL_cleanse(fg, sizeof(fg));
 }
 
