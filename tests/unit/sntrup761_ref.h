@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REF_SNTRUP761_SK_SIZE 1763 /* f (191) || 1/g (191) || pk (1158) || rho (191) || Hash4(pk)  \
-				    */
+/* Secret key: f (191) || 1/g (191) || pk (1158) || rho (191) || Hash4(pk) (32). */
+#define REF_SNTRUP761_SK_SIZE 1763
 
 /* NIST PQC rng.c: AES-256 CTR_DRBG without derivation function or reseeding. words_at_once
  * chooses how a list of 761 words is drawn: one randombytes(3044) call, or 761 calls of 4 bytes

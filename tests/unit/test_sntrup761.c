@@ -276,7 +276,7 @@ static void test_poly_inverse(void **state)
 	for (int i = 0; i < P; i++) {
 		assert_int_equal(prod[i], i == 0);
 	}
-	memset(a, 0, sizeof(a)); /* x - 1 divides nothing here, but 0 is never invertible */
+	memset(a, 0, sizeof(a)); /* the zero polynomial has no inverse */
 	assert_int_equal(ref_poly_inv(inv, a, 3), -1);
 }
 
