@@ -518,6 +518,18 @@ def mlkem_seeds():
                       bytes.fromhex(t["ek"]) + bytes.fromhex(t["m"]))
 
 
+def sntrup761_seeds():
+    """fuzz_sntrup761: a 1158-byte public key, then the 3044 random bytes. Every string is a
+    public key, so synthetic ones reach the same code as real ones."""
+    pat = bytes((i * 131 + 7) & 0xff for i in range(1158))
+    rnd = bytes((i * 29 + (i >> 8)) & 0xff for i in range(3044))
+    write("fuzz_sntrup761", "zeros", bytes(1158 + 3044))
+    write("fuzz_sntrup761", "all-ff", b"\xff" * (1158 + 3044))
+    write("fuzz_sntrup761", "pattern", pat + rnd)
+    write("fuzz_sntrup761", "short-random", pat + rnd[:100])
+    write("fuzz_sntrup761", "urandom", os.urandom(1158 + 3044))
+
+
 def main():
     import sys
     if sys.argv[1:] == ["--floods"]:
@@ -525,6 +537,9 @@ def main():
         return
     if sys.argv[1:] == ["--mlkem"]:
         mlkem_seeds()
+        return
+    if sys.argv[1:] == ["--sntrup761"]:
+        sntrup761_seeds()
         return
     with tempfile.TemporaryDirectory() as tmp:
         keys = keygen(tmp)
@@ -536,6 +551,7 @@ def main():
     preauth_seeds()
     flood_seeds()
     mlkem_seeds()
+    sntrup761_seeds()
 
 
 if __name__ == "__main__":
