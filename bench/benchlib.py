@@ -293,8 +293,9 @@ def start_alknet(binary, work, keys, extra=()):
     port = free_port()
     log = os.path.join(work, "alknet-%d.log" % port)
     with open(log, "w") as lf:
+        as_root = ["--user", "root"] if os.geteuid() == 0 else []
         p = spawn([binary, "serve", "--key", keys.host, "--authorized-keys", keys.authorized,
-                   "--listen", "127.0.0.1:%d" % port] + list(extra),
+                   "--listen", "127.0.0.1:%d" % port] + as_root + list(extra),
                   stdout=lf, stderr=subprocess.STDOUT)
     srv = Server("alknet", p, port, log)
     if not wait_until(lambda: listening(port) or p.poll() is not None, 15) or not srv.alive():

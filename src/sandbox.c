@@ -28,9 +28,9 @@
 #endif
 
 /* OpenSSL's secure heap: room for a few host keys' private parts. */
-#define SANDBOX_SECURE_HEAP	(64 * 1024)
-#define SANDBOX_SECURE_MIN	32
-#define SANDBOX_CAP_MAX_PROBE	64
+#define SANDBOX_SECURE_HEAP   (64 * 1024)
+#define SANDBOX_SECURE_MIN    32
+#define SANDBOX_CAP_MAX_PROBE 64
 
 bool sandbox_secure_heap(void)
 {
@@ -137,14 +137,14 @@ static void landlock_allow(int ruleset, const char *path, uint64_t rights)
 
 /* What getaddrinfo reads on each look-up (resolv.conf through its symlink, if one). */
 static const char *const resolver_files[] = {
-	"/etc/hosts",	    "/etc/resolv.conf", "/etc/nsswitch.conf",
-	"/etc/host.conf",   "/etc/gai.conf",	"/etc/services",
+	"/etc/hosts",	  "/etc/resolv.conf", "/etc/nsswitch.conf",
+	"/etc/host.conf", "/etc/gai.conf",    "/etc/services",
 };
 
 int sandbox_restrict_files(const char *const *dirs, size_t n)
 {
-	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
-			       LANDLOCK_CREATE_RULESET_VERSION);
+	int abi =
+		(int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi <= 0)
 		return 0;
 	struct landlock_ruleset_attr attr = {.handled_access_fs = landlock_all_rights(abi)};

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import ALKNET, free_port, listening_ports
+from conftest import ALKNET, free_port, listening_ports, sandbox_args
 
 
 def run(*args, timeout=20):
@@ -108,7 +108,8 @@ def test_command_line_overrides_the_file_and_listen_repeats(server_factory, keys
     finally:
         assert srv.stop() == 0  # under valgrind/ASan: no leak, no memory error
     proc = subprocess.Popen([ALKNET, "serve", "--config", conf, "--max-auth-attempts", "1",
-                             "--listen", "127.0.0.1:%d" % p3, "--listen", "127.0.0.1:%d" % p1],
+                             "--listen", "127.0.0.1:%d" % p3, "--listen", "127.0.0.1:%d" % p1]
+                            + sandbox_args(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         from conftest import wait_until
@@ -134,7 +135,8 @@ def test_file_listeners_all_serve(server_factory, keys, tmp_path):
     p1, p2 = free_port(), free_port("::1")
     conf = write_conf(d, "key %s\nauthorized-keys %s\nlisten 127.0.0.1:%d\nlisten [::1]:%d\n"
                       % (host, ak, p1, p2))
-    proc = subprocess.Popen([ALKNET, "serve", "--config", conf], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([ALKNET, "serve", "--config", conf] + sandbox_args(),
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         from conftest import wait_until

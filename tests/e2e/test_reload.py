@@ -19,6 +19,7 @@ import paramiko
 import pytest
 
 from conftest import (ALKNET, free_port, listening_ports, need, pattern_bytes, recv_exact,
+                      sandbox_args,
                       ssh_local_forward, wait_until)
 
 
@@ -185,7 +186,7 @@ def test_notify_protocol(server_factory, keys, tmp_path):
     port = free_port()
     env = dict(os.environ, NOTIFY_SOCKET=ns.path)
     proc = subprocess.Popen([ALKNET, "serve", "--config", conf, "--key", host, "--listen",
-                             "127.0.0.1:%d" % port], env=env, stdout=subprocess.DEVNULL,
+                             "127.0.0.1:%d" % port] + sandbox_args(), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         msg = ns.next()
@@ -213,7 +214,8 @@ def test_socket_activation(server_factory, keys, tmp_path, echo_server):
     log = open(log_path, "w")
     # No --listen: the two sockets come from LISTEN_FDS.
     proc = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % p1, "-l", "127.0.0.1:%d" % p2,
-                             ALKNET, "serve", "--config", conf, "--key", host],
+                             ALKNET, "serve", "--config", conf, "--key", host]
+                            + sandbox_args(),
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         assert wait_until(lambda: p1 in listening_ports() and p2 in listening_ports(), 10)
