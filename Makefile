@@ -8,7 +8,7 @@ CSTD     := -std=c17 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -DALKNET_VERSION=\"$(VERSION)\" -MMD -MP
-LDLIBS   += -lcrypto -lsystemd -lseccomp -lpthread
+LDLIBS   += -lssl -lcrypto -lsystemd -lseccomp -lpthread
 
 BIN      := alknet
 ifeq ($(SANITIZE),1)

@@ -97,6 +97,14 @@ void config_usage(FILE *out)
 		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
 		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
 		"                             and --per-source-max-startups (default 32:64)\n"
+		"  --transport tcp|tls        SSH over plain TCP (default) or inside TLS; with "
+		"tls:\n"
+		"  --tls-cert PATH            the certificate chain (PEM, leaf first)\n"
+		"  --tls-key PATH             its private key (PEM); both re-read on SIGHUP\n"
+		"  --stealth                  with TLS: wait for the client's SSH banner and "
+		"answer\n"
+		"                             anything else as a web server would (file: stealth "
+		"on)\n"
 		"  --user NAME                after binding and reading the host key, run as NAME\n"
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
@@ -140,6 +148,10 @@ enum {
 	OPT_SOURCE_PREFIX,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_TRANSPORT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_STEALTH,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -176,6 +188,10 @@ static const struct option options[] = {
 	{"per-source-penalty-exempt", required_argument, NULL, OPT_PENALTY_EXEMPT},
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"user", required_argument, NULL, OPT_USER},
+	{"transport", required_argument, NULL, OPT_TRANSPORT},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"stealth", no_argument, NULL, OPT_STEALTH}, /* in the file: stealth on|off */
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
@@ -407,6 +423,24 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 	case OPT_USER:
 		cfg->user = arg;
 		return 0;
+	case OPT_TRANSPORT:
+		if (strcmp(arg, "tcp") == 0 || strcmp(arg, "tls") == 0) {
+			cfg->tls = strcmp(arg, "tls") == 0;
+			return 0;
+		}
+		return cfg_fail(src, "transport", "'%s' is not tcp or tls", arg);
+	case OPT_TLS_CERT:
+		cfg->tls_cert = arg;
+		return 0;
+	case OPT_TLS_KEY:
+		cfg->tls_key = arg;
+		return 0;
+	case OPT_STEALTH:
+		if (arg == NULL || strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+			cfg->stealth = arg == NULL || strcmp(arg, "on") == 0;
+			return 0;
+		}
+		return cfg_fail(src, "stealth", "'%s' is not on or off", arg);
 	case OPT_SANDBOX:
 		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
 			cfg->sandbox = strcmp(arg, "on") == 0;
@@ -580,6 +614,14 @@ static void config_check(struct config *cfg, struct diag *d)
 		diag_error(d, "%s: no host key: set --key (the host private key)", where);
 	if (cfg->authorized_keys_path == NULL)
 		diag_error(d, "%s: no authorized keys: set --authorized-keys", where);
+	if (cfg->tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL))
+		diag_error(d, "%s: --transport tls needs --tls-cert and --tls-key", where);
+	if (!cfg->tls && (cfg->tls_cert || cfg->tls_key))
+		diag_error(d, "%s: --tls-cert and --tls-key need --transport tls", where);
+	if (cfg->stealth && !cfg->tls)
+		diag_error(d,
+			   "%s: --stealth on needs --transport tls (stealth hides SSH inside TLS)",
+			   where);
 	if (cfg->n_listen == 0) {
 		struct cfg_src src = {.d = d};
 		add_listen(&src, "0.0.0.0:22", cfg);

@@ -31,7 +31,10 @@ struct config {
 	const char *key_path;
 	const char *authorized_keys_path;
 	const char *user; /* --user: switch to it after start-up; NULL: stay */
-	bool sandbox;	  /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	bool tls;	  /* --transport tls (else tcp) */
+	bool stealth;	  /* --stealth: wait for the client's SSH banner, else act as nginx */
+	const char *tls_cert, *tls_key;
+	bool sandbox; /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned n_listen;
 	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */

@@ -25,12 +25,16 @@
 #include "session.h"
 #include "ssh/key.h"
 #include "systemd.h"
+#include "transport/stealth.h"
+#include "transport/tcp.h"
+#include "transport/tls.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPTS_PER_WAKEUP 64
 #define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
 #define SERVER_FD_SCAN		  1024
+#define SERVER_RELOAD_FILES	  5 /* authorized keys, config, proxy, TLS cert and key */
 
 static void server_reload(struct server *srv);
 
@@ -111,6 +115,23 @@ static void log_refused(struct server *srv, const struct sockaddr_storage *peer,
 	srv->refused_held = 0;
 }
 
+/* The connection's byte stream, from the configuration: TCP, TLS over it, and with --stealth
+ * the banner check above TLS. NULL when the loop refused the socket (fd closed). */
+static struct transport *open_transport(struct server *srv, int fd,
+					const struct sockaddr_storage *peer)
+{
+	struct transport *tr = transport_tcp_new(srv->w.loop, fd, NULL, NULL);
+	char addr[64];
+
+	if (tr == NULL || !srv->set->cfg->tls)
+		return tr;
+	net_addr_str(peer, addr, sizeof(addr));
+	tr = transport_tls_new(srv->w.loop, tr, srv->set->tls, addr);
+	if (srv->set->cfg->stealth)
+		tr = transport_stealth_new(srv->w.loop, tr, addr);
+	return tr;
+}
+
 static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
 {
 	const char *refused = limits_admit(srv->limits, &srv->w, peer);
@@ -120,12 +141,12 @@ static void accept_one(struct server *srv, int fd, const struct sockaddr_storage
 		close(fd);
 		return;
 	}
-	struct session *s = session_new(srv->set, &srv->w, fd, peer, &server_session_hooks, srv);
-	if (s == NULL) {
+	struct transport *tr = open_transport(srv, fd, peer);
+	if (tr == NULL) {
 		limits_closed(srv->limits, peer, false);
 		return;
 	}
-	session_opened(srv, s);
+	session_opened(srv, session_new(srv->set, &srv->w, tr, peer, &server_session_hooks, srv));
 }
 
 static void listeners_want(struct server *srv, unsigned events)
@@ -465,7 +486,8 @@ static int load_settings(struct server *srv, struct config *cfg)
 /* The directories of the files a reload reads: the only ones Landlock leaves readable. */
 static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_t max)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
+			       cfg->tls_cert, cfg->tls_key};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
@@ -480,7 +502,8 @@ static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_
 /* Files a reload reads must stay readable after the switch to --user. */
 static void warn_unreadable(const struct config *cfg)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
+			       cfg->tls_cert, cfg->tls_key};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (files[i] && access(files[i], R_OK) != 0)
@@ -493,8 +516,8 @@ static void warn_unreadable(const struct config *cfg)
 static int contain_before_loop(struct server *srv)
 {
 	const struct config *cfg = srv->set->cfg;
-	char err[256], dirs[3][PATH_MAX];
-	const char *dirp[3];
+	char err[256], dirs[SERVER_RELOAD_FILES][PATH_MAX];
+	const char *dirp[SERVER_RELOAD_FILES];
 
 	if (sandbox_drop_privileges(cfg->user, err, sizeof(err)) != 0) {
 		fprintf(stderr, "alknet: %s\n", err);
@@ -503,7 +526,7 @@ static int contain_before_loop(struct server *srv)
 	warn_unreadable(cfg);
 	if (!cfg->sandbox)
 		return 0;
-	size_t n = reload_dirs(cfg, dirs, 3);
+	size_t n = reload_dirs(cfg, dirs, SERVER_RELOAD_FILES);
 	for (size_t i = 0; i < n; i++)
 		dirp[i] = dirs[i];
 	srv->landlock_abi = sandbox_restrict_files(dirp, n);

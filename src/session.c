@@ -15,7 +15,7 @@
 #include "settings.h"
 #include "ssh/key.h"
 #include "ssh/ssh.h"
-#include "transport/tcp.h"
+#include "transport/transport.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -50,6 +50,12 @@ static void grace_expired(struct loop *l, void *ctx)
 	log_info("login grace time exceeded remote_addr=%s", s->addr);
 	s->grace_expired = true;
 	session_close(s, "login grace time exceeded");
+}
+
+static void start_grace(struct session *s)
+{
+	loop_timer_start(s->w->loop, &s->grace_timer,
+			 (uint64_t)s->set->cfg->login_grace_time_s * 1000, grace_expired, s);
 }
 
 static void rekey_due(struct loop *l, void *ctx)
@@ -130,17 +136,15 @@ static void session_init_channels(struct session *s)
 	};
 }
 
-struct session *session_new(const struct settings *set, struct worker *w, int fd,
+struct session *session_new(const struct settings *set, struct worker *w, struct transport *tr,
 			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
 			    void *owner)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
-	s->tr = transport_tcp_new(w->loop, fd, session_io_cb, s);
-	if (s->tr == NULL) {
-		free(s);
-		return NULL;
-	}
+	s->tr = tr;
+	tr->cb = session_io_cb;
+	tr->ctx = s;
 	s->set = settings_ref(set);
 	s->w = w;
 	s->hooks = hooks;
@@ -159,8 +163,8 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 	loop_timer_init(&s->stall_timer);
 	loop_timer_init(&s->alive_timer);
 	log_info("connection opened remote_addr=%s transport=%s", s->addr, transport_name(s->tr));
-	loop_timer_start(w->loop, &s->grace_timer, (uint64_t)set->cfg->login_grace_time_s * 1000,
-			 grace_expired, s);
+	if (!tr->late_start)
+		start_grace(s);
 	session_output(s);
 	return s;
 }
@@ -427,6 +431,8 @@ static void session_read(struct session *s)
 		size_t avail;
 		uint8_t *p = ssh_in_space(s->ssh, &avail);
 		ssize_t n = transport_read(s->tr, p, avail);
+		if (n > 0 && !s->logged_in && !loop_timer_armed(&s->grace_timer))
+			start_grace(s); /* a late-start transport's first bytes */
 		if (n > 0) {
 			ssh_in_commit(s->ssh, (size_t)n);
 			s->last_rx_ms = loop_now_ms(s->w->loop);

@@ -56,10 +56,10 @@ struct session {
 	bool freed;
 };
 
-/* Takes ownership of fd (accepted, non-blocking) and starts the SSH handshake on a plain
- * TCP transport. Returns NULL when the session could not start (fd closed, no hook
- * called). */
-struct session *session_new(const struct settings *set, struct worker *w, int fd,
+/* Takes ownership of tr (the accepted connection's transport, made by the accept path: TCP,
+ * TLS over it, ...; its callback is pointed at the session here) and starts the SSH
+ * handshake. peer is the client's address for limits and logs. */
+struct session *session_new(const struct settings *set, struct worker *w, struct transport *tr,
 			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
 			    void *owner);
 /* Server shutdown: sends DISCONNECT, flushes briefly, closes. */

@@ -13,6 +13,7 @@
 #include "hostkey.h"
 #include "log.h"
 #include "ssh/key.h"
+#include "transport/tls.h"
 #include "xmalloc.h"
 
 int settings_load_host_key(const char *path, struct ssh_key **out, struct diag *d)
@@ -54,6 +55,25 @@ static int load_authorized_keys(struct settings *set, struct diag *d)
 	return 0;
 }
 
+/* --transport tls: the certificate chain and key, the key's file checked like the host key's
+ * (it must stay readable by --user: reloads read it again). */
+static int load_tls(struct settings *set, struct diag *d)
+{
+	const struct config *cfg = set->cfg;
+	char err[300];
+
+	if (!cfg->tls)
+		return 0;
+	if (file_check_mode(cfg->tls_cert, d) != 0 || file_check_mode(cfg->tls_key, d) != 0)
+		return -1;
+	set->tls = tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
+	if (set->tls == NULL) {
+		diag_error(d, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The engine's settings, spelled out: the session bounds its output by out_limit. */
 static void init_engine(struct settings *set)
 {
@@ -82,7 +102,7 @@ struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, str
 	set->host_key = host_key;
 	set->proxy = cfg->proxy;
 	init_engine(set);
-	if (load_authorized_keys(set, d) != 0) {
+	if (load_authorized_keys(set, d) != 0 || load_tls(set, d) != 0) {
 		settings_unref(set);
 		return NULL;
 	}
@@ -102,6 +122,7 @@ void settings_unref(const struct settings *cset)
 	if (set == NULL || --set->refs > 0)
 		return;
 	authkeys_free(set->authkeys);
+	SSL_CTX_free(set->tls); /* connections still using it hold their own reference */
 	config_free(set->cfg);
 	free(set->cfg);
 	free(set);

@@ -26,12 +26,13 @@ struct settings {
 	struct authkeys *authkeys;     /* owned */
 	const struct proxy_url *proxy; /* in cfg; NULL: connect directly */
 	struct ssh_config ssh;	       /* host keys: &host_key */
-	unsigned stall_ms; /* output kept over its bound this long: the client is dropped */
+	unsigned stall_ms;	/* output kept over its bound this long: the client is dropped */
+	struct ssl_ctx_st *tls; /* --transport tls: the server context (owned; SSL_CTX) */
 };
 
 /* Loads what cfg names besides the host key (the authorized keys, with their file's mode
- * checked) into a new snapshot holding one reference. Takes cfg over, also on failure.
- * Returns NULL after reporting every problem to d. */
+ * checked; the TLS certificate and key) into a new snapshot holding one reference. Takes cfg over,
+ * also on failure. Returns NULL after reporting every problem to d. */
 struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, struct diag *d);
 /* Reads the host key at path (refused when others can read or change it). 0, or -1 after
  * reporting to d. */

@@ -49,6 +49,9 @@ struct transport {
 	transport_cb *cb;
 	void *ctx;
 	bool quickack; /* owner's hint: acknowledge at once (handshake round trips) */
+	/* The transport's own rules bound the time before the first byte reaches the owner
+	 * (--stealth: nginx's timeouts), so the owner starts its login clock then. */
+	bool late_start;
 };
 
 static inline ssize_t transport_read(struct transport *t, void *buf, size_t len)

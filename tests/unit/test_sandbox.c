@@ -114,7 +114,7 @@ static void test_allowed_calls_work(void **state)
 static void test_forbidden_calls_kill(void **state)
 {
 	(void)state;
-	static const enum attempt forbidden[] = {TRY_EXECVE,	  TRY_PTRACE, TRY_OPEN_WRITE,
+	static const enum attempt forbidden[] = {TRY_EXECVE,	  TRY_PTRACE,	   TRY_OPEN_WRITE,
 						 TRY_OPEN_CREATE, TRY_EXEC_MEMORY, TRY_FORK,
 						 TRY_RAW_SOCKET};
 	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {

@@ -1,0 +1,305 @@
+/* The stealth transport (stealth.h): decide, then either pass bytes through or play nginx. */
+#include "stealth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../log.h"
+#include "../loop.h"
+#include "../xmalloc.h"
+#include "http_probe.h"
+
+#define STEALTH_BANNER	      "SSH-2.0-"
+#define STEALTH_BANNER_LEN    8
+/* nginx's client_header_timeout 60s and keepalive_timeout 75s. */
+#define STEALTH_HEADER_MS     60000
+#define STEALTH_KEEPALIVE_MS  75000
+#define STEALTH_BUF	      (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
+
+enum stealth_mode {
+	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
+	STEALTH_SSH = 1,      /* pass-through; in[] holds the first bytes for the owner */
+	STEALTH_HTTP = 2,     /* answering as nginx */
+	STEALTH_DONE = 3,     /* the probe is over: the owner gets an error */
+};
+
+struct stealth_transport {
+	struct transport base; /* first */
+	struct transport *lower;
+	struct loop *loop;
+	struct loop_timer timer;
+	enum stealth_mode mode;
+	unsigned owner_want;
+	bool owner_told; /* the owner was called back once the decision was made */
+	bool closing;	 /* HTTP: close once the answer is out */
+	unsigned requests;
+	unsigned long skip; /* request body bytes still to discard */
+	uint8_t *in;	    /* bytes read, not yet passed on (SSH) or parsed (HTTP) */
+	size_t in_len, in_off;
+	char out[HTTP_PROBE_ANSWER_MAX];
+	size_t out_len, out_off;
+	char addr[64];
+};
+
+static struct stealth_transport *st_of(struct transport *t)
+{
+	return (struct stealth_transport *)t;
+}
+
+static void tell_owner(struct stealth_transport *st, unsigned events)
+{
+	st->base.cb(st->base.ctx, events);
+}
+
+static void set_timer(struct stealth_transport *st, uint64_t ms);
+
+/* The probe is over: one line for fail2ban, and the owner learns the connection ended. */
+static void probe_over(struct stealth_transport *st, const char *why)
+{
+	if (st->mode == STEALTH_DONE)
+		return;
+	st->mode = STEALTH_DONE;
+	loop_timer_stop(st->loop, &st->timer);
+	log_info("stealth probe remote_addr=%s requests=%u reason=\"%s\"", st->addr, st->requests,
+		 why);
+	tell_owner(st, TRANSPORT_ERROR);
+}
+
+static void timer_expired(struct loop *l, void *ctx)
+{
+	(void)l;
+	probe_over(ctx, "timeout");
+}
+
+static void set_timer(struct stealth_transport *st, uint64_t ms)
+{
+	loop_timer_start(st->loop, &st->timer, ms, timer_expired, st);
+}
+
+/* Writes what is left of the answer; true once all of it is out. */
+static bool flush_answer(struct stealth_transport *st)
+{
+	while (st->out_off < st->out_len) {
+		ssize_t n = transport_write(st->lower, st->out + st->out_off,
+					    st->out_len - st->out_off);
+		if (n > 0) {
+			st->out_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			transport_want(st->lower, TRANSPORT_READ | TRANSPORT_WRITE);
+			return false;
+		}
+		probe_over(st, "write failed");
+		return false;
+	}
+	st->out_len = st->out_off = 0;
+	return true;
+}
+
+/* Drops consumed bytes and any request body still to skip. */
+static void consume(struct stealth_transport *st, size_t n)
+{
+	st->in_off += n;
+	size_t skip = st->skip < st->in_len - st->in_off ? st->skip : st->in_len - st->in_off;
+	st->in_off += skip;
+	st->skip -= skip;
+	if (st->in_off == st->in_len)
+		st->in_off = st->in_len = 0;
+}
+
+/* Answers every whole request in the buffer, as nginx would, one at a time. */
+static void serve_http(struct stealth_transport *st)
+{
+	while (st->mode == STEALTH_HTTP && flush_answer(st)) {
+		if (st->closing) {
+			probe_over(st, "http");
+			return;
+		}
+		consume(st, 0);
+		struct http_probe_req req;
+		if (st->skip > 0 ||
+		    http_probe_parse(st->in + st->in_off, st->in_len - st->in_off, &req) ==
+			    HTTP_PROBE_MORE) {
+			if (st->in_len == st->in_off && st->skip == 0)
+				set_timer(st, STEALTH_KEEPALIVE_MS);
+			transport_want(st->lower, TRANSPORT_READ);
+			return;
+		}
+		st->requests++;
+		bool last = !req.keep_alive || req.chunked || req.http09 ||
+			    st->requests >= HTTP_PROBE_REQUESTS_MAX;
+		st->out_len = http_probe_answer(&req, time(NULL), last, st->out);
+		st->out_off = 0;
+		st->closing = last;
+		st->skip = req.body_left;
+		consume(st, req.consumed);
+		set_timer(st, STEALTH_HEADER_MS);
+	}
+}
+
+/* The first bytes decide: the whole banner prefix, or the first byte that differs. */
+static void decide(struct stealth_transport *st)
+{
+	size_t n = st->in_len < STEALTH_BANNER_LEN ? st->in_len : STEALTH_BANNER_LEN;
+
+	if (memcmp(st->in, STEALTH_BANNER, n) != 0) {
+		st->mode = STEALTH_HTTP;
+		serve_http(st);
+		return;
+	}
+	if (n < STEALTH_BANNER_LEN)
+		return; /* so far so good: wait for more */
+	st->mode = STEALTH_SSH;
+	loop_timer_stop(st->loop, &st->timer);
+	transport_want(st->lower, st->owner_want);
+	tell_owner(st, TRANSPORT_READ | TRANSPORT_WRITE);
+}
+
+/* Reads what the lower transport has into in[] (DECIDING and HTTP). */
+static void fill(struct stealth_transport *st)
+{
+	while (st->mode == STEALTH_DECIDING || st->mode == STEALTH_HTTP) {
+		if (st->in_len == STEALTH_BUF) {
+			serve_http(st); /* a full buffer is an oversized request: answered */
+			return;
+		}
+		ssize_t n = transport_read(st->lower, st->in + st->in_len, STEALTH_BUF - st->in_len);
+		if (n > 0) {
+			if (st->in_len == 0 && st->mode == STEALTH_HTTP)
+				set_timer(st, STEALTH_HEADER_MS);
+			st->in_len += (size_t)n;
+			if (st->mode == STEALTH_DECIDING)
+				decide(st);
+			else
+				serve_http(st);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		probe_over(st, n == 0 ? "closed" : "read failed");
+		return;
+	}
+}
+
+static void lower_cb(void *ctx, unsigned events)
+{
+	struct stealth_transport *st = ctx;
+
+	if (st->mode == STEALTH_SSH) {
+		tell_owner(st, events);
+		return;
+	}
+	if (events & TRANSPORT_ERROR) {
+		probe_over(st, "connection error");
+		return;
+	}
+	if (st->mode == STEALTH_HTTP && (events & TRANSPORT_WRITE))
+		serve_http(st);
+	if (events & TRANSPORT_READ)
+		fill(st);
+}
+
+static ssize_t stealth_read(struct transport *t, void *buf, size_t len)
+{
+	struct stealth_transport *st = st_of(t);
+
+	if (st->mode == STEALTH_DONE) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (st->mode != STEALTH_SSH) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (st->in != NULL) {
+		size_t n = st->in_len - st->in_off < len ? st->in_len - st->in_off : len;
+		memcpy(buf, st->in + st->in_off, n);
+		st->in_off += n;
+		if (st->in_off == st->in_len) {
+			free(st->in); /* an SSH session keeps no probe buffer */
+			st->in = NULL;
+		}
+		return (ssize_t)n;
+	}
+	return transport_read(st->lower, buf, len);
+}
+
+static ssize_t stealth_write(struct transport *t, const void *buf, size_t len)
+{
+	struct stealth_transport *st = st_of(t);
+
+	if (st->mode == STEALTH_SSH)
+		return transport_write(st->lower, buf, len);
+	errno = st->mode == STEALTH_DONE ? ECONNRESET : EAGAIN; /* no banner before the client's */
+	return -1;
+}
+
+static size_t stealth_buffered(const struct transport *t)
+{
+	const struct stealth_transport *st = (const struct stealth_transport *)t;
+
+	if (st->mode != STEALTH_SSH)
+		return 0;
+	return (st->in ? st->in_len - st->in_off : 0) + transport_buffered(st->lower);
+}
+
+static int stealth_want(struct transport *t, unsigned events)
+{
+	struct stealth_transport *st = st_of(t);
+
+	st->owner_want = events;
+	if (st->mode == STEALTH_SSH)
+		return transport_want(st->lower, events);
+	return 0; /* the probe's own needs drive the lower transport */
+}
+
+static void stealth_free_cb(struct loop *l, void *ctx)
+{
+	struct stealth_transport *st = ctx;
+
+	(void)l;
+	free(st->in);
+	free(st);
+}
+
+static void stealth_close(struct transport *t)
+{
+	struct stealth_transport *st = st_of(t);
+
+	loop_timer_stop(st->loop, &st->timer);
+	st->mode = STEALTH_DONE;
+	transport_close(st->lower);
+	st->lower = NULL;
+	loop_defer(st->loop, stealth_free_cb, st);
+}
+
+static const struct transport_ops stealth_ops = {
+	.name = "tls",
+	.read = stealth_read,
+	.write = stealth_write,
+	.buffered = stealth_buffered,
+	.want = stealth_want,
+	.close = stealth_close,
+};
+
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr)
+{
+	struct stealth_transport *st = xcalloc(1, sizeof(*st));
+
+	st->base.ops = &stealth_ops;
+	st->base.late_start = true;
+	st->lower = lower;
+	st->loop = l;
+	st->in = xmalloc(STEALTH_BUF);
+	snprintf(st->addr, sizeof(st->addr), "%s", addr);
+	loop_timer_init(&st->timer);
+	lower->cb = lower_cb;
+	lower->ctx = st;
+	transport_want(lower, TRANSPORT_READ);
+	set_timer(st, STEALTH_HEADER_MS);
+	return &st->base;
+}

@@ -1,0 +1,17 @@
+/* --stealth: a transport over TLS that waits for the client's first bytes before the SSH
+ * banner may go out. "SSH-2.0-" (however it is split over reads) lets the connection through
+ * unchanged; anything else is answered the way Debian 12's nginx answers requests for files
+ * that don't exist (http_probe.c), with nginx's keep-alive and timeouts, and the owner (the
+ * session) never sees a byte of it: the connection ends with an error for the owner, after one
+ * INFO line naming the client (`stealth probe remote_addr=...`), for fail2ban. */
+#ifndef ALKNET_TRANSPORT_STEALTH_H
+#define ALKNET_TRANSPORT_STEALTH_H
+
+#include "transport.h"
+
+struct loop;
+
+/* Takes lower over (closed with it). addr names the client in the probe log line. */
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr);
+
+#endif

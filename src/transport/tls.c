@@ -1,0 +1,339 @@
+/* TLS transport (tls.h). OpenSSL reads and writes the lower transport through a BIO of ours,
+ * so this layer has no socket of its own and no buffer besides OpenSSL's records.
+ *
+ * Readiness: the owner says what it wants (read, write); OpenSSL says what it needs from the
+ * lower transport to make progress (a read may need to write, during the handshake or a key
+ * update, and the other way round). The lower transport is asked for the union, and its
+ * readiness is handed to the owner as the operation it unblocks. Decrypted bytes OpenSSL
+ * already holds (SSL_pending) are reported through buffered() and a deferred callback. */
+#include "tls.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "../log.h"
+#include "../loop.h"
+#include "../xmalloc.h"
+
+#define TLS_CIPHERS_12                                                                         \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct tls_transport {
+	struct transport base; /* first */
+	struct transport *lower;
+	struct loop *loop;
+	SSL *ssl;
+	unsigned owner_want;
+	bool handshaken;
+	bool read_needs_write;	/* the last SSL_read wanted the lower transport writable */
+	bool write_needs_read;	/* the last SSL_write wanted it readable */
+	bool handshake_wants_write;
+	bool pending_queued;	/* a callback for SSL_pending bytes is deferred */
+	bool closed;
+	char addr[64];
+};
+
+static struct tls_transport *tls_of(struct transport *t)
+{
+	return (struct tls_transport *)t;
+}
+
+/* The BIO: reads and writes go to the lower transport. */
+static int bio_write(BIO *b, const char *buf, int len)
+{
+	struct tls_transport *tt = BIO_get_data(b);
+	ssize_t n = transport_write(tt->lower, buf, (size_t)len);
+
+	BIO_clear_retry_flags(b);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		BIO_set_retry_write(b);
+	return -1;
+}
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+	struct tls_transport *tt = BIO_get_data(b);
+	ssize_t n = transport_read(tt->lower, buf, (size_t)len);
+
+	BIO_clear_retry_flags(b);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		BIO_set_retry_read(b);
+	return -1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+/* Made once, by the first tls_ctx_new (start-up, on the main thread, before any loop runs),
+ * read-only afterwards. */
+static BIO_METHOD *bio_method(void)
+{
+	static BIO_METHOD *m;
+
+	if (m == NULL) {
+		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "alknet-transport");
+		BIO_meth_set_write(m, bio_write);
+		BIO_meth_set_read(m, bio_read);
+		BIO_meth_set_ctrl(m, bio_ctrl);
+	}
+	return m;
+}
+
+static void update_lower_want(struct tls_transport *tt)
+{
+	unsigned w = 0;
+
+	if (!tt->handshaken) {
+		w = TRANSPORT_READ | (tt->handshake_wants_write ? TRANSPORT_WRITE : 0);
+	} else {
+		if (tt->owner_want & TRANSPORT_READ)
+			w |= tt->read_needs_write ? TRANSPORT_WRITE : TRANSPORT_READ;
+		if (tt->owner_want & TRANSPORT_WRITE)
+			w |= tt->write_needs_read ? TRANSPORT_READ : TRANSPORT_WRITE;
+	}
+	transport_want(tt->lower, w);
+}
+
+static void pending_cb(struct loop *l, void *ctx)
+{
+	struct tls_transport *tt = ctx;
+
+	(void)l;
+	tt->pending_queued = false;
+	if (!tt->closed && (tt->owner_want & TRANSPORT_READ) && SSL_pending(tt->ssl) > 0)
+		tt->base.cb(tt->base.ctx, TRANSPORT_READ);
+}
+
+/* Decrypted bytes are waiting but the socket may stay quiet: call the owner back. */
+static void queue_pending(struct tls_transport *tt)
+{
+	if (tt->pending_queued || tt->closed || SSL_pending(tt->ssl) == 0)
+		return;
+	tt->pending_queued = true;
+	loop_defer(tt->loop, pending_cb, tt);
+}
+
+/* A failed handshake: one INFO line with the reason, then the owner sees an error. */
+static void handshake_failed(struct tls_transport *tt)
+{
+	char reason[128] = "connection closed";
+	unsigned long e = ERR_peek_last_error();
+
+	if (e != 0)
+		snprintf(reason, sizeof(reason), "%s", ERR_reason_error_string(e) ?: "tls error");
+	ERR_clear_error();
+	log_info("tls handshake failed remote_addr=%s reason=\"%s\"", tt->addr, reason);
+	tt->base.cb(tt->base.ctx, TRANSPORT_ERROR);
+}
+
+static void handshake_step(struct tls_transport *tt)
+{
+	int r = SSL_do_handshake(tt->ssl);
+
+	if (r == 1) {
+		tt->handshaken = true;
+		update_lower_want(tt);
+		tt->base.cb(tt->base.ctx, TRANSPORT_READ | TRANSPORT_WRITE);
+		return;
+	}
+	int err = SSL_get_error(tt->ssl, r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		tt->handshake_wants_write = err == SSL_ERROR_WANT_WRITE;
+		update_lower_want(tt);
+		return;
+	}
+	handshake_failed(tt);
+}
+
+static void lower_cb(void *ctx, unsigned events)
+{
+	struct tls_transport *tt = ctx;
+
+	if (!tt->handshaken) {
+		handshake_step(tt);
+		return;
+	}
+	unsigned out = events & TRANSPORT_ERROR;
+	if (events & TRANSPORT_READ)
+		out |= tt->write_needs_read ? TRANSPORT_WRITE : TRANSPORT_READ;
+	if (events & TRANSPORT_WRITE)
+		out |= tt->read_needs_write ? TRANSPORT_READ : TRANSPORT_WRITE;
+	tt->base.cb(tt->base.ctx, out);
+}
+
+/* SSL_read/SSL_write results as read(2)/write(2) results. */
+static ssize_t io_result(struct tls_transport *tt, int r, bool reading)
+{
+	int err = SSL_get_error(tt->ssl, r);
+
+	if (reading)
+		tt->read_needs_write = err == SSL_ERROR_WANT_WRITE;
+	else
+		tt->write_needs_read = err == SSL_ERROR_WANT_READ;
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		update_lower_want(tt);
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0; /* close_notify */
+	default:
+		ERR_clear_error();
+		errno = ECONNRESET;
+		return -1;
+	}
+}
+
+static ssize_t tls_read(struct transport *t, void *buf, size_t len)
+{
+	struct tls_transport *tt = tls_of(t);
+
+	if (!tt->handshaken) {
+		errno = EAGAIN;
+		return -1;
+	}
+	int r = SSL_read(tt->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (r > 0) {
+		tt->read_needs_write = false;
+		queue_pending(tt);
+		return r;
+	}
+	return io_result(tt, r, true);
+}
+
+static ssize_t tls_write(struct transport *t, const void *buf, size_t len)
+{
+	struct tls_transport *tt = tls_of(t);
+
+	if (!tt->handshaken) {
+		errno = EAGAIN;
+		return -1;
+	}
+	int r = SSL_write(tt->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (r > 0) {
+		tt->write_needs_read = false;
+		return r;
+	}
+	return io_result(tt, r, false);
+}
+
+static size_t tls_buffered(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+
+	return (size_t)SSL_pending(tt->ssl) + transport_buffered(tt->lower);
+}
+
+static int tls_want(struct transport *t, unsigned events)
+{
+	struct tls_transport *tt = tls_of(t);
+
+	tt->owner_want = events;
+	if (tt->handshaken) {
+		update_lower_want(tt);
+		if (events & TRANSPORT_READ)
+			queue_pending(tt);
+	}
+	return 0;
+}
+
+static void tls_free_cb(struct loop *l, void *ctx)
+{
+	struct tls_transport *tt = ctx;
+
+	(void)l;
+	SSL_free(tt->ssl);
+	free(tt);
+}
+
+static void tls_close(struct transport *t)
+{
+	struct tls_transport *tt = tls_of(t);
+
+	if (tt->handshaken)
+		SSL_shutdown(tt->ssl); /* one close_notify, best effort, no waiting */
+	ERR_clear_error();
+	tt->closed = true;
+	transport_close(tt->lower);
+	tt->lower = NULL;
+	loop_defer(tt->loop, tls_free_cb, tt);
+}
+
+static const struct transport_ops tls_ops = {
+	.name = "tls",
+	.read = tls_read,
+	.write = tls_write,
+	.buffered = tls_buffered,
+	.want = tls_want,
+	.close = tls_close,
+};
+
+struct transport *transport_tls_new(struct loop *l, struct transport *lower, SSL_CTX *ctx,
+				    const char *addr)
+{
+	struct tls_transport *tt = xcalloc(1, sizeof(*tt));
+	BIO *bio = BIO_new(bio_method());
+
+	tt->base.ops = &tls_ops;
+	tt->lower = lower;
+	tt->loop = l;
+	snprintf(tt->addr, sizeof(tt->addr), "%s", addr);
+	tt->ssl = SSL_new(ctx);
+	if (tt->ssl == NULL || bio == NULL)
+		abort(); /* out of memory */
+	BIO_set_data(bio, tt);
+	BIO_set_init(bio, 1);
+	SSL_set_bio(tt->ssl, bio, bio);
+	SSL_set_accept_state(tt->ssl);
+	lower->cb = lower_cb;
+	lower->ctx = tt;
+	transport_want(lower, TRANSPORT_READ);
+	return &tt->base;
+}
+
+SSL_CTX *tls_ctx_new(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	bio_method();
+	if (ctx == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
+		snprintf(err, errlen, "%s: cannot use the certificate chain: %s", cert_path,
+			 ERR_reason_error_string(ERR_peek_last_error()) ?: "unknown error");
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "%s: cannot use the private key: %s", key_path,
+			 ERR_reason_error_string(ERR_peek_last_error()) ?: "does not match the certificate");
+		goto fail;
+	}
+	ERR_clear_error();
+	return ctx;
+fail:
+	if (ctx == NULL)
+		snprintf(err, errlen, "cannot make a TLS context");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}

@@ -1,0 +1,42 @@
+/* The --stealth HTTP parser (src/transport/http_probe.c) on arbitrary bytes, the way the
+ * stealth transport drives it: parse, answer, drop what was consumed and any body, repeat.
+ * Checks: consumed never passes the input, statuses are the documented ones, answers fit. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/http_probe.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *p = malloc(size ? size : 1); /* exact size: ASan sees any over-read */
+	size_t off = 0;
+
+	memcpy(p, data, size);
+	for (int round = 0; round < 64 && off < size; round++) {
+		struct http_probe_req req;
+		char out[HTTP_PROBE_ANSWER_MAX + 1];
+		if (http_probe_parse(p + off, size - off, &req) == HTTP_PROBE_MORE)
+			break;
+		switch (req.status) {
+		case 400: case 403: case 404: case 405: case 413: case 414: case 494: case 501:
+		case 505:
+			break;
+		default:
+			abort();
+		}
+		size_t n = http_probe_answer(&req, 0, !req.keep_alive, out);
+		if (n == 0 || n >= HTTP_PROBE_ANSWER_MAX)
+			abort();
+		if (!req.keep_alive)
+			break;
+		if (req.consumed == 0 || req.consumed > size - off)
+			abort();
+		off += req.consumed;
+		off += req.body_left < size - off ? req.body_left : size - off;
+	}
+	free(p);
+	return 0;
+}
