@@ -164,3 +164,27 @@ def test_date_header_is_now(stealth):
     import time
     when = email.utils.parsedate_to_datetime(m.group(1).decode()).timestamp()
     assert abs(when - time.time()) < 120
+
+
+def test_fail2ban_sees_probes_not_logins(stealth, keys, tmp_path, echo_server):
+    """fail2ban-regex over the stealth server's log: each probe matches with its client's
+    address; an SSH login through the same port does not."""
+    import shutil
+    if shutil.which("fail2ban-regex") is None:
+        pytest.skip("fail2ban is not installed (scripts/install-deps test)")
+    from test_tls import ssh_over_tls
+    exchange(stealth.port, CASES["http11-close"])
+    exchange(stealth.port, CASES["garbage"])
+    r = subprocess.run(ssh_over_tls(stealth, keys, "-W", "127.0.0.1:%d" % echo_server.port),
+                       input=b"ok", capture_output=True, timeout=30)
+    assert r.stdout == b"ok", r.stderr
+    assert wait_until(lambda: stealth.log().count("stealth probe") == 2, 10), stealth.log()
+    log = tmp_path / "stealth.log"
+    log.write_text(stealth.log())
+    filt = os.path.join(os.path.dirname(__file__), "..", "..", "contrib", "fail2ban",
+                        "filter.d", "alknet.conf")
+    r = subprocess.run(["fail2ban-regex", "-o", "<ip> | <msg>", str(log), filt],
+                       capture_output=True, text=True, timeout=60)
+    rows = [l for l in r.stdout.splitlines() if " | " in l]
+    assert len(rows) == 2, r.stdout
+    assert all(l.startswith("127.0.0.1 | ") and "stealth probe" in l for l in rows), rows
