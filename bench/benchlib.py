@@ -294,6 +294,10 @@ def start_alknet(binary, work, keys, extra=()):
     log = os.path.join(work, "alknet-%d.log" % port)
     with open(log, "w") as lf:
         as_root = ["--user", "root"] if os.geteuid() == 0 else []
+        # Like the sshd config below (MaxStartups 100000): every load generator runs from
+        # 127.0.0.1, so the admission limits would measure themselves instead of the server.
+        as_root += ["--max-startups", "100000", "--per-source-max-startups", "0",
+                    "--per-source-penalty", "off"]
         p = spawn([binary, "serve", "--key", keys.host, "--authorized-keys", keys.authorized,
                    "--listen", "127.0.0.1:%d" % port] + as_root + list(extra),
                   stdout=lf, stderr=subprocess.STDOUT)
