@@ -66,7 +66,8 @@ static int path_kind(const uint8_t *p, size_t n)
 		while (i < n && p[i] != '/' && p[i] != '?' && p[i] != '#') {
 			uint8_t c = p[i++];
 			if (c == '%') {
-				int hi = i + 2 <= n ? hex(p[i]) : -1, lo = hi >= 0 ? hex(p[i + 1]) : -1;
+				int hi = i + 2 <= n ? hex(p[i]) : -1,
+				    lo = hi >= 0 ? hex(p[i + 1]) : -1;
 				if (lo < 0)
 					return -1;
 				c = (uint8_t)(hi << 4 | lo);
@@ -308,11 +309,12 @@ static const char *reason(unsigned status)
 static int body(unsigned status, char *out, size_t outlen)
 {
 	if (status == HTTP_PROBE_HEADER_TOO_LARGE)
-		return snprintf(out, outlen,
-				"<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title>"
-				"</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
-				"<center>Request Header Or Cookie Too Large</center>\r\n"
-				"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n");
+		return snprintf(
+			out, outlen,
+			"<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title>"
+			"</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+			"<center>Request Header Or Cookie Too Large</center>\r\n"
+			"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n");
 	return snprintf(out, outlen,
 			"<html>\r\n<head><title>%u %s</title></head>\r\n<body>\r\n"
 			"<center><h1>%u %s</h1></center>\r\n<hr><center>nginx</center>\r\n"

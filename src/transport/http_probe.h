@@ -25,13 +25,13 @@ enum http_probe_result {
 };
 
 struct http_probe_req {
-	unsigned status;	  /* 400, 403, 404, 405, 413, 414, 494, 501 or 505 */
-	bool head;		  /* HEAD: headers only */
-	bool http09;		  /* a request line without a version: the body only, then close */
-	bool keep_alive;	  /* answer "Connection: keep-alive" and read the next request */
-	bool chunked;		  /* a chunked body follows (the connection closes after) */
-	size_t consumed;	  /* bytes of the request line and headers */
-	unsigned long body_left;  /* Content-Length bytes to skip before the next request */
+	unsigned status;	 /* 400, 403, 404, 405, 413, 414, 494, 501 or 505 */
+	bool head;		 /* HEAD: headers only */
+	bool http09;		 /* a request line without a version: the body only, then close */
+	bool keep_alive;	 /* answer "Connection: keep-alive" and read the next request */
+	bool chunked;		 /* a chunked body follows (the connection closes after) */
+	size_t consumed;	 /* bytes of the request line and headers */
+	unsigned long body_left; /* Content-Length bytes to skip before the next request */
 };
 
 /* Parses the request at p[0..n). HTTP_PROBE_MORE while it is incomplete and valid so far. */

@@ -12,12 +12,12 @@
 #include "../xmalloc.h"
 #include "http_probe.h"
 
-#define STEALTH_BANNER	      "SSH-2.0-"
-#define STEALTH_BANNER_LEN    8
+#define STEALTH_BANNER	   "SSH-2.0-"
+#define STEALTH_BANNER_LEN 8
 /* nginx's client_header_timeout 60s and keepalive_timeout 75s. */
-#define STEALTH_HEADER_MS     60000
-#define STEALTH_KEEPALIVE_MS  75000
-#define STEALTH_BUF	      (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
+#define STEALTH_HEADER_MS    60000
+#define STEALTH_KEEPALIVE_MS 75000
+#define STEALTH_BUF	     (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
 
 enum stealth_mode {
 	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
@@ -121,9 +121,8 @@ static void serve_http(struct stealth_transport *st)
 		}
 		consume(st, 0);
 		struct http_probe_req req;
-		if (st->skip > 0 ||
-		    http_probe_parse(st->in + st->in_off, st->in_len - st->in_off, &req) ==
-			    HTTP_PROBE_MORE) {
+		if (st->skip > 0 || http_probe_parse(st->in + st->in_off, st->in_len - st->in_off,
+						     &req) == HTTP_PROBE_MORE) {
 			if (st->in_len == st->in_off && st->skip == 0)
 				set_timer(st, STEALTH_KEEPALIVE_MS);
 			transport_want(st->lower, TRANSPORT_READ);
@@ -167,7 +166,8 @@ static void fill(struct stealth_transport *st)
 			serve_http(st); /* a full buffer is an oversized request: answered */
 			return;
 		}
-		ssize_t n = transport_read(st->lower, st->in + st->in_len, STEALTH_BUF - st->in_len);
+		ssize_t n =
+			transport_read(st->lower, st->in + st->in_len, STEALTH_BUF - st->in_len);
 		if (n > 0) {
 			if (st->in_len == 0 && st->mode == STEALTH_HTTP)
 				set_timer(st, STEALTH_HEADER_MS);

@@ -18,7 +18,7 @@
 #include "../loop.h"
 #include "../xmalloc.h"
 
-#define TLS_CIPHERS_12                                                                         \
+#define TLS_CIPHERS_12                                                                             \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
 	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
@@ -29,10 +29,10 @@ struct tls_transport {
 	SSL *ssl;
 	unsigned owner_want;
 	bool handshaken;
-	bool read_needs_write;	/* the last SSL_read wanted the lower transport writable */
-	bool write_needs_read;	/* the last SSL_write wanted it readable */
+	bool read_needs_write; /* the last SSL_read wanted the lower transport writable */
+	bool write_needs_read; /* the last SSL_write wanted it readable */
 	bool handshake_wants_write;
-	bool pending_queued;	/* a callback for SSL_pending bytes is deferred */
+	bool pending_queued; /* a callback for SSL_pending bytes is deferred */
 	bool closed;
 	char addr[64];
 };
@@ -325,7 +325,8 @@ SSL_CTX *tls_ctx_new(const char *cert_path, const char *key_path, char *err, siz
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "%s: cannot use the private key: %s", key_path,
-			 ERR_reason_error_string(ERR_peek_last_error()) ?: "does not match the certificate");
+			 ERR_reason_error_string(ERR_peek_last_error())
+				 ?: "does not match the certificate");
 		goto fail;
 	}
 	ERR_clear_error();

@@ -21,7 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (http_probe_parse(p + off, size - off, &req) == HTTP_PROBE_MORE)
 			break;
 		switch (req.status) {
-		case 400: case 403: case 404: case 405: case 413: case 414: case 494: case 501:
+		case 400:
+		case 403:
+		case 404:
+		case 405:
+		case 413:
+		case 414:
+		case 494:
+		case 501:
 		case 505:
 			break;
 		default:

@@ -85,9 +85,9 @@ static void test_keep_alive(void **state)
 	assert_false(parse("GET /x HTTP/1.0\r\n\r\n", HTTP_PROBE_DONE).keep_alive);
 	assert_true(parse("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", HTTP_PROBE_DONE)
 			    .keep_alive);
-	assert_false(parse("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-			   HTTP_PROBE_DONE)
-			     .keep_alive);
+	assert_false(
+		parse("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", HTTP_PROBE_DONE)
+			.keep_alive);
 	assert_false(parse("GET x HTTP/1.1\r\n\r\n", HTTP_PROBE_DONE).keep_alive); /* 400 */
 }
 
@@ -99,9 +99,10 @@ static void test_answer_bytes(void **state)
 	size_t n = http_probe_answer(&r, 0, false, out);
 
 	out[n] = '\0';
-	assert_string_equal(out, "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
-				 "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
-				 "146\r\nConnection: keep-alive\r\n\r\n");
+	assert_string_equal(out,
+			    "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
+			    "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
+			    "146\r\nConnection: keep-alive\r\n\r\n");
 	r = parse("GET /x\r\n", HTTP_PROBE_DONE);
 	n = http_probe_answer(&r, 0, true, out);
 	out[n] = '\0';
@@ -113,8 +114,8 @@ static void test_answer_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_statuses),   cmocka_unit_test(test_incomplete_needs_more),
-		cmocka_unit_test(test_limits),	   cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_statuses),     cmocka_unit_test(test_incomplete_needs_more),
+		cmocka_unit_test(test_limits),	     cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_answer_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
