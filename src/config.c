@@ -97,6 +97,13 @@ void config_usage(FILE *out)
 		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
 		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
 		"                             and --per-source-max-startups (default 32:64)\n"
+		"  --policy PATH              forwarding rules, first match wins: `allow|deny\n"
+		"                             [principal NAME] [key FP] to DEST, ...` and\n"
+		"                             `default allow|deny` (default: allow all)\n"
+		"  --deny-private             refuse loopback, private, link-local (cloud\n"
+		"                             metadata), CGNAT, ULA and multicast destinations\n"
+		"                             unless a --policy rule allows them first\n"
+		"                             (in the file: deny-private yes)\n"
 		"  --user NAME                after binding and reading the host key, run as NAME\n"
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
@@ -140,6 +147,8 @@ enum {
 	OPT_SOURCE_PREFIX,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_POLICY,
+	OPT_DENY_PRIVATE,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -177,6 +186,8 @@ static const struct option options[] = {
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"user", required_argument, NULL, OPT_USER},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"policy", required_argument, NULL, OPT_POLICY},
+	{"deny-private", optional_argument, NULL, OPT_DENY_PRIVATE},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -407,6 +418,15 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 	case OPT_USER:
 		cfg->user = arg;
 		return 0;
+	case OPT_POLICY:
+		cfg->policy_path = arg;
+		return 0;
+	case OPT_DENY_PRIVATE:
+		if (arg == NULL || strcmp(arg, "yes") == 0 || strcmp(arg, "no") == 0) {
+			cfg->deny_private = arg == NULL || strcmp(arg, "yes") == 0;
+			return 0;
+		}
+		return cfg_fail(src, "deny-private", "'%s' is not yes or no", arg);
 	case OPT_SANDBOX:
 		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
 			cfg->sandbox = strcmp(arg, "on") == 0;

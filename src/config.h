@@ -30,8 +30,10 @@ struct config {
 	bool check;		 /* --check: validate and exit */
 	const char *key_path;
 	const char *authorized_keys_path;
-	const char *user; /* --user: switch to it after start-up; NULL: stay */
-	bool sandbox;	  /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	const char *user;	 /* --user: switch to it after start-up; NULL: stay */
+	bool sandbox;		 /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	const char *policy_path; /* --policy: forwarding rules (policy_rules.h); NULL: none */
+	bool deny_private;	 /* --deny-private: the private-network preset */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned n_listen;
 	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */
