@@ -41,10 +41,10 @@ struct policy_rules {
  * IPv4-compatible, link- and site-local, ULA, multicast. IPv4-mapped IPv6 addresses are
  * matched as IPv4 (addrmatch), so ::ffff:127.0.0.1 is loopback too. */
 static const char *const private_nets[] = {
-	"0.0.0.0/8",	 "10.0.0.0/8",	 "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-	"240.0.0.0/4",	 "::/96",	 "fe80::/10",	  "fec0::/10",	 "fc00::/7",
-	"ff00::/8",
+	"0.0.0.0/8",	  "10.0.0.0/8",	   "100.64.0.0/10", "127.0.0.0/8",
+	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",  "192.168.0.0/16",
+	"198.18.0.0/15",  "224.0.0.0/4",   "240.0.0.0/4",   "::/96",
+	"fe80::/10",	  "fec0::/10",	   "fc00::/7",	    "ff00::/8",
 };
 
 /* The line being parsed: NUL-terminated copy, and where errors go. */
@@ -203,9 +203,9 @@ static int parse_dests(struct pr_line *l, char *p, struct pr_rule *r)
 		*end = '\0';
 		if (*p == '\0')
 			return pr_fail(l, p, "missing destination");
-		if (parse_dest(l, p, &r->dest[r->n]) != 0)
+		/* counted before parsing: a glob made before a bad port is freed with the rule */
+		if (parse_dest(l, p, &r->dest[r->n++]) != 0)
 			return -EINVAL;
-		r->n++;
 		if (last)
 			return 0;
 		p = e + 1;
@@ -222,9 +222,10 @@ static int parse_subject(struct pr_line *l, char **p, const char *w, struct pr_r
 		return pr_fail(l, w, "%s needs a value", w);
 	if ((key ? r->key_fp : r->principal) != NULL)
 		return pr_fail(l, w, "%s given twice", w);
-	if (key && (strncmp(v, "SHA256:", 7) != 0 || strlen(v) < 8 ||
-		    strspn(v + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") !=
-			    strlen(v + 7)))
+	if (key &&
+	    (strncmp(v, "SHA256:", 7) != 0 || strlen(v) < 8 ||
+	     strspn(v + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") !=
+		     strlen(v + 7)))
 		return pr_fail(l, v, "key wants a fingerprint SHA256:... (ssh-keygen -lf)");
 	for (const char *c = v; *c; c++) {
 		if ((unsigned char)*c < 0x21 || *c == 0x7f)
@@ -334,8 +335,8 @@ static void add_private(struct policy_rules *pr)
 	pr->rule[pr->n++] = r;
 }
 
-int policy_rules_parse(const char *text, size_t len, bool deny_private,
-		       struct policy_rules **out, struct policy_rules_error *err)
+int policy_rules_parse(const char *text, size_t len, bool deny_private, struct policy_rules **out,
+		       struct policy_rules_error *err)
 {
 	struct policy_rules *pr = xcalloc(1, sizeof(*pr));
 	struct pr_line l = {.err = err};
@@ -387,8 +388,8 @@ size_t policy_rules_count(const struct policy_rules *p)
 
 static bool who_matches(const struct pr_rule *r, const struct policy_subject *who)
 {
-	if (r->key_fp != NULL && (who == NULL || who->key_fp == NULL ||
-				  strcmp(r->key_fp, who->key_fp) != 0))
+	if (r->key_fp != NULL &&
+	    (who == NULL || who->key_fp == NULL || strcmp(r->key_fp, who->key_fp) != 0))
 		return false;
 	if (r->principal == NULL)
 		return true;
