@@ -89,9 +89,10 @@ static void test_values(void **state)
 	(void)state;
 	struct authkeys_opts o;
 
-	parse_ok("cert-authority,principals=\"ops,dev\",from=\"10.0.0.0/8,!10.0.0.5\","
-		 "expiry-time=\"20300101Z\",expiry-time=\"202901010000Z\",command=\"a \\\"b,c\\\"\"",
-		 &o);
+	parse_ok(
+		"cert-authority,principals=\"ops,dev\",from=\"10.0.0.0/8,!10.0.0.5\","
+		"expiry-time=\"20300101Z\",expiry-time=\"202901010000Z\",command=\"a \\\"b,c\\\"\"",
+		&o);
 	assert_true(o.cert_authority);
 	assert_string_equal(o.principals[0], "ops");
 	assert_string_equal(o.principals[1], "dev");
@@ -117,10 +118,10 @@ static void test_expiry_time(void **state)
 	setenv("TZ", "UTC", 1);
 	assert_int_equal(authkeys_parse_time("20300101", &t), 0); /* local time, here UTC */
 	assert_int_equal(t, 1893456000);
-	static const char *const bad[] = {"",	      "Z",	       "2030010",	  "203001011",
-					  "2030-01-01", "20301301Z",   "20300132",	  "20230229",
-					  "20300101246000", "19691231Z", "20300101 ", "+0300101",
-					  "20300101ZZ"};
+	static const char *const bad[] = {
+		"",	     "Z",	 "2030010",   "203001011",	"2030-01-01",
+		"20301301Z", "20300132", "20230229",  "20300101246000", "19691231Z",
+		"20300101 ", "+0300101", "20300101ZZ"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		if (authkeys_parse_time(bad[i], &t) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);

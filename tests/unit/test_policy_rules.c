@@ -59,8 +59,7 @@ static bool at(const struct policy_rules *p, const struct policy_subject *who, c
 	return policy_rules_addr(p, who, host, port, (const struct sockaddr *)&ss);
 }
 
-static enum policy_rules_verdict name(const struct policy_rules *p, const char *host,
-				      uint16_t port)
+static enum policy_rules_verdict name(const struct policy_rules *p, const char *host, uint16_t port)
 {
 	return policy_rules_name(p, NULL, host, port, false);
 }
@@ -87,8 +86,7 @@ static void test_issue_example(void **state)
 	assert_int_equal(name(p, "169.254.169.254", 80), POLICY_RULES_DENY);
 	assert_int_equal(name(p, "10.20.3.4", 85), POLICY_RULES_ALLOW);
 	assert_int_equal(name(p, "10.21.3.4", 85), POLICY_RULES_DENY);
-	assert_int_equal(policy_rules_name(p, &who_ops, "any.host", 22, false),
-			 POLICY_RULES_ALLOW);
+	assert_int_equal(policy_rules_name(p, &who_ops, "any.host", 22, false), POLICY_RULES_ALLOW);
 	assert_int_equal(name(p, "any.host", 22), POLICY_RULES_DENY);
 	assert_int_equal(name(p, "any.host", 85), POLICY_RULES_DEPENDS);
 	/* addresses: first match, with the name known */
@@ -171,13 +169,29 @@ static void test_deny_private(void **state)
 {
 	(void)state;
 	static const char *const private[] = {
-		"127.0.0.1",	   "127.1.2.3",	 "10.0.0.1",	    "172.16.0.1",   "172.31.255.255",
-		"192.168.1.1",	   "169.254.169.254", "100.64.0.1", "224.0.0.1",    "0.0.0.0",
-		"255.255.255.255", "::1",	 "::",		    "fe80::1",	    "fc00::1",
-		"fd12::1",	   "ff02::1",	 "::ffff:127.0.0.1", "::ffff:10.1.1.1", "::ffff:169.254.169.254",
+		"127.0.0.1",
+		"127.1.2.3",
+		"10.0.0.1",
+		"172.16.0.1",
+		"172.31.255.255",
+		"192.168.1.1",
+		"169.254.169.254",
+		"100.64.0.1",
+		"224.0.0.1",
+		"0.0.0.0",
+		"255.255.255.255",
+		"::1",
+		"::",
+		"fe80::1",
+		"fc00::1",
+		"fd12::1",
+		"ff02::1",
+		"::ffff:127.0.0.1",
+		"::ffff:10.1.1.1",
+		"::ffff:169.254.169.254",
 	};
-	static const char *const public[] = {"192.0.2.1", "8.8.8.8", "172.32.0.1", "100.128.0.1",
-					     "2001:db8::1", "::ffff:8.8.8.8"};
+	static const char *const public[] = {"192.0.2.1",   "8.8.8.8",	   "172.32.0.1",
+					     "100.128.0.1", "2001:db8::1", "::ffff:8.8.8.8"};
 	struct policy_rules *p = parse_ok("", true);
 
 	for (size_t i = 0; i < sizeof(private) / sizeof(*private); i++) {
