@@ -51,8 +51,8 @@ struct policy_rules_error {
 
 /* Parses text[0..len) (no NUL needed); deny_private appends the preset. text NULL: no file
  * (default allow). 0 and *out, or -EINVAL with err filled. */
-int policy_rules_parse(const char *text, size_t len, bool deny_private,
-		       struct policy_rules **out, struct policy_rules_error *err);
+int policy_rules_parse(const char *text, size_t len, bool deny_private, struct policy_rules **out,
+		       struct policy_rules_error *err);
 void policy_rules_free(struct policy_rules *p);
 /* Rules in force (the preset's count as one). */
 size_t policy_rules_count(const struct policy_rules *p);

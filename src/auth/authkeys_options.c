@@ -19,8 +19,12 @@
 /* Options that are fine on a tunnel server's key and grant nothing: values are checked only
  * for their quoting. */
 static const char *const inert_values[] = {"command", "environment", "tunnel", "permitlisten"};
-static const char *const inert_flags[] = {"pty",	    "user-rc",	      "x11-forwarding",
-					  "agent-forwarding", "touch-required", "verify-required"};
+static const char *const inert_flags[] = {"pty",
+					  "user-rc",
+					  "x11-forwarding",
+					  "agent-forwarding",
+					  "touch-required",
+					  "verify-required"};
 
 struct opt_cursor {
 	const char *p, *end;
@@ -204,8 +208,8 @@ int authkeys_parse_time(const char *s, int64_t *out)
 
 /* name="value" options with a meaning here. Takes v over. Returns 0, 1 (not one of these),
  * or -EINVAL. */
-static int value_option(struct opt_cursor *c, struct authkeys_opts *o, const char *name,
-			size_t len, char *v)
+static int value_option(struct opt_cursor *c, struct authkeys_opts *o, const char *name, size_t len,
+			char *v)
 {
 	char why[96];
 	int64_t t;
@@ -213,7 +217,8 @@ static int value_option(struct opt_cursor *c, struct authkeys_opts *o, const cha
 
 	if (name_is(name, len, "permitopen")) {
 		if (add_permitopen(o, v) != 0)
-			ret = opt_fail(c, "invalid permitopen (want host:port, [v6]:port, * allowed)");
+			ret = opt_fail(c,
+				       "invalid permitopen (want host:port, [v6]:port, * allowed)");
 	} else if (name_is(name, len, "from")) {
 		if (o->from != NULL)
 			ret = opt_fail(c, "multiple from= options");
@@ -229,7 +234,8 @@ static int value_option(struct opt_cursor *c, struct authkeys_opts *o, const cha
 			ret = opt_fail(c, "multiple principals= options");
 		else
 			o->principals = split_principals(v);
-	} else if (!in_list(name, len, inert_values, sizeof(inert_values) / sizeof(*inert_values))) {
+	} else if (!in_list(name, len, inert_values,
+			    sizeof(inert_values) / sizeof(*inert_values))) {
 		ret = 1;
 	}
 	free(v);

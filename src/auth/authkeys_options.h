@@ -24,8 +24,8 @@ struct authkeys_opts {
 	bool cert_authority;		 /* the key is a CA for user certificates (part A) */
 	char **principals;		 /* principals="a,b": NULL-terminated; NULL: none given */
 	struct addrmatch_patterns *from; /* from="...": NULL when any client address may log in */
-	int64_t expiry;			 /* expiry-time as Unix time: refused once now > it; 0: none */
-	struct policy_permits permits;	 /* forwarding (default on) and permitopen */
+	int64_t expiry; /* expiry-time as Unix time: refused once now > it; 0: none */
+	struct policy_permits permits; /* forwarding (default on) and permitopen */
 };
 
 /* Parses s[0..n) (the field before the key type) into out, which starts as a line without
