@@ -33,8 +33,8 @@ static void check_matching(const struct policy_rules *p, const struct policy_sub
 	for (size_t h = 0; h < sizeof(hosts) / sizeof(*hosts); h++) {
 		struct sockaddr_storage lit = to_addr(hosts[h]);
 		for (size_t i = 0; i < sizeof(ports) / sizeof(*ports); i++) {
-			enum policy_rules_verdict v = policy_rules_name(p, who, hosts[h], ports[i],
-									false);
+			enum policy_rules_verdict v =
+				policy_rules_name(p, who, hosts[h], ports[i], false);
 			FUZZ_CHECK(v == POLICY_RULES_DENY || v == POLICY_RULES_ALLOW ||
 				   v == POLICY_RULES_DEPENDS);
 			(void)policy_rules_name(p, who, hosts[h], ports[i], true);
