@@ -50,7 +50,8 @@ static int parse_prefix(const char *p, unsigned max, unsigned *out)
 	return 0;
 }
 
-/* One entry, trimmed, NUL-terminated, at most ADDRMATCH_ENTRY_MAX bytes. */
+/* One entry, trimmed, NUL-terminated, at most ADDRMATCH_ENTRY_MAX bytes (changed: the '/'
+ * becomes a NUL). */
 static int parse_entry(char *e, struct addrmatch_net *net, char *err, size_t errlen)
 {
 	char *slash = strchr(e, '/');
@@ -163,6 +164,17 @@ int addrmatch_addr(const struct sockaddr_storage *ss, uint8_t out[16])
 	return AF_INET6;
 }
 
+static bool net_contains(const struct addrmatch_net *net, int family, const uint8_t addr[16])
+{
+	uint8_t masked[16];
+
+	if (net->family != family)
+		return false;
+	memcpy(masked, addr, sizeof(masked));
+	addrmatch_mask(family, masked, net->prefix);
+	return memcmp(masked, net->addr, family == AF_INET ? 4 : 16) == 0;
+}
+
 bool addrmatch_match(const struct addrmatch *m, const struct sockaddr_storage *ss)
 {
 	uint8_t addr[16];
@@ -171,14 +183,159 @@ bool addrmatch_match(const struct addrmatch *m, const struct sockaddr_storage *s
 	if (m == NULL || family == 0)
 		return false;
 	for (size_t i = 0; i < m->n; i++) {
-		const struct addrmatch_net *net = &m->net[i];
-		uint8_t masked[16];
-		if (net->family != family)
-			continue;
-		memcpy(masked, addr, sizeof(masked));
-		addrmatch_mask(family, masked, net->prefix);
-		if (memcmp(masked, net->addr, family == AF_INET ? 4 : 16) == 0)
+		if (net_contains(&m->net[i], family, addr))
 			return true;
 	}
 	return false;
+}
+
+bool addrmatch_net_match(const struct addrmatch_net *net, const struct sockaddr_storage *ss)
+{
+	uint8_t addr[16];
+	int family = addrmatch_addr(ss, addr);
+
+	return family != 0 && net_contains(net, family, addr);
+}
+
+int addrmatch_parse_net(const char *s, struct addrmatch_net *out, char *err, size_t errlen)
+{
+	char buf[ADDRMATCH_ENTRY_MAX + 1];
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ADDRMATCH_ENTRY_MAX || strcspn(s, " \t") != n)
+		return fail(err, errlen, "not an IPv4 or IPv6 address");
+	memcpy(buf, s, n + 1);
+	return parse_entry(buf, out, err, errlen);
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Iterative: on a mismatch after a `*`, that star takes one more character (no recursion, so
+ * a hostile pattern costs at most len(pat) * len(s) steps). */
+bool addrmatch_glob(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star = ++pat;
+			resume = s;
+		} else if (*pat != '\0' && (*pat == '?' || lower(*pat) == lower(*s))) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+struct addrmatch_pat {
+	bool neg;
+	bool is_net;
+	struct addrmatch_net net;
+	char *glob; /* when !is_net */
+};
+
+struct addrmatch_patterns {
+	size_t n;
+	struct addrmatch_pat pat[]; /* n of them */
+};
+
+/* Numeric-looking entries must parse as an address: a typo there must not turn into a glob
+ * that silently never matches. */
+static bool looks_numeric(const char *e)
+{
+	return strspn(e, "0123456789abcdefABCDEF.:/") == strlen(e) && strpbrk(e, ".:") != NULL;
+}
+
+static int parse_pattern(char *e, struct addrmatch_pat *p, char *err, size_t errlen)
+{
+	if (*e == '!') {
+		p->neg = true;
+		e++;
+	}
+	if (*e == '\0' || *e == '!')
+		return fail(err, errlen, "empty pattern");
+	for (const char *c = e; *c; c++) {
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return fail(err, errlen, "bad character in pattern");
+	}
+	if (looks_numeric(e)) {
+		p->is_net = true;
+		return parse_entry(e, &p->net, err, errlen);
+	}
+	p->glob = xstrdup(e);
+	return 0;
+}
+
+int addrmatch_parse_patterns(const char *s, struct addrmatch_patterns **out, char *err,
+			     size_t errlen)
+{
+	size_t n = 1;
+	int ret = -EINVAL;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	if (n > ADDRMATCH_MAX)
+		return fail(err, errlen, "too many entries");
+	struct addrmatch_patterns *m = xcalloc(1, sizeof(*m) + n * sizeof(m->pat[0]));
+	for (const char *p = s;; p++) {
+		const char *end = strchr(p, ',');
+		char buf[ADDRMATCH_ENTRY_MAX + 1];
+		if (end == NULL)
+			end = p + strlen(p);
+		ret = take_entry(p, end, buf, err, errlen);
+		if (ret == 0)
+			ret = parse_pattern(buf, &m->pat[m->n], err, errlen);
+		m->n++; /* counted even on failure: its glob is freed with the list */
+		if (ret != 0)
+			goto out;
+		p = end;
+		if (*p == '\0')
+			break;
+	}
+	*out = m;
+	m = NULL;
+	ret = 0;
+out:
+	addrmatch_patterns_free(m);
+	return ret;
+}
+
+void addrmatch_patterns_free(struct addrmatch_patterns *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->pat[i].glob);
+	free(p);
+}
+
+bool addrmatch_patterns_match(const struct addrmatch_patterns *p, const struct sockaddr_storage *ss)
+{
+	uint8_t addr[16];
+	int family = addrmatch_addr(ss, addr);
+	char text[INET6_ADDRSTRLEN];
+	bool hit = false;
+
+	if (p == NULL || family == 0 || inet_ntop(family, addr, text, sizeof(text)) == NULL)
+		return false;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct addrmatch_pat *e = &p->pat[i];
+		bool m = e->is_net ? net_contains(&e->net, family, addr)
+				   : addrmatch_glob(e->glob, text);
+		if (m && e->neg)
+			return false;
+		hit |= m;
+	}
+	return hit;
 }

@@ -1,6 +1,7 @@
 /* Address lists: "192.0.2.0/24, 2001:db8::/32, 127.0.0.3" parsed once into a list of
- * networks, and a test whether a peer address lies in one of them. Used by
- * --per-source-penalty-exempt now, and later by from= and policy rules. C library only.
+ * networks, and a test whether a peer address lies in one of them (--per-source-penalty-
+ * exempt); single networks (policy rules); and OpenSSH pattern lists, "!10.0.0.5,10.0.0.0/8,
+ * 192.168.1.*" (authorized_keys from=). C library only.
  *
  * Ownership: addrmatch_parse gives the caller a list it frees with addrmatch_free. A
  * matching call only reads it, so one list may be shared by several loops. */
@@ -40,5 +41,28 @@ bool addrmatch_match(const struct addrmatch *m, const struct sockaddr_storage *s
 int addrmatch_addr(const struct sockaddr_storage *ss, uint8_t out[16]);
 /* Zeroes every bit of addr (4 or 16 bytes by family) below the first prefix bits. */
 void addrmatch_mask(int family, uint8_t addr[16], unsigned prefix);
+
+/* One network, "a.b.c.d[/n]" or "v6[/n]" (same rules as a list entry, no blanks). 0, or
+ * -EINVAL with a reason in err. */
+int addrmatch_parse_net(const char *s, struct addrmatch_net *out, char *err, size_t errlen);
+/* Whether ss lies in net (IPv4-mapped IPv6 counts as IPv4). */
+bool addrmatch_net_match(const struct addrmatch_net *net, const struct sockaddr_storage *ss);
+/* `*` and `?` glob of OpenSSH's match_pattern, ASCII case-insensitive, over all of s. */
+bool addrmatch_glob(const char *pat, const char *s);
+
+/* An OpenSSH pattern list (sshd(8) from=, with no reverse DNS): comma-separated entries, each
+ * an address or CIDR network (matched numerically) or a `*`/`?` glob matched against the
+ * address's text (IPv4-mapped shown as IPv4); `!` negates. Owned by the caller
+ * (addrmatch_patterns_free). */
+struct addrmatch_patterns;
+/* 0 and *out, or -EINVAL with a reason: an empty entry, one that looks like an address but
+ * is not one (bad prefix, host bits set), blanks or control bytes inside an entry. */
+int addrmatch_parse_patterns(const char *s, struct addrmatch_patterns **out, char *err,
+			     size_t errlen);
+void addrmatch_patterns_free(struct addrmatch_patterns *p);
+/* OpenSSH's match_host_and_ip on the address alone: false when a negated entry matches,
+ * true when a plain one does, false when none matches. */
+bool addrmatch_patterns_match(const struct addrmatch_patterns *p,
+			      const struct sockaddr_storage *ss);
 
 #endif

@@ -17,6 +17,7 @@
 
 struct channel;
 struct channel_set;
+struct policy_subject;
 struct settings;
 struct ssh;
 struct ssh_channel;
@@ -71,6 +72,11 @@ struct channel_set {
 	unsigned count;
 	unsigned dialing;	  /* outbound connects in progress (types that dial count them) */
 	struct worker_user *user; /* the logged-in key's counts (worker.h); set at login */
+	/* Who logged in and what their authorized_keys line grants (policy.h), for the
+	 * forwarding policy; set at login, kept for the session's life (a reload changes the
+	 * rules for new channels, never a session's grants). */
+	const struct policy_subject *subject;
+	unsigned policy_refused;     /* channels the policy refused, for the close line */
 	void (*output)(void *owner); /* output was queued: write it after this pass */
 	void (*empty)(void *owner);  /* the last channel is gone */
 	void *owner;

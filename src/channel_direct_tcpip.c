@@ -12,7 +12,10 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "policy_rules.h"
+#include "proxy/direct.h"
 #include "proxy/outbound.h"
+#include "proxy/proxy_url.h"
 #include "relay.h"
 #include "settings.h"
 #include "ssh/buf.h"
@@ -24,7 +27,10 @@
 #define TCPIP_LINGER_MS 30000
 
 struct tcpip {
-	struct outbound *dial; /* while connecting */
+	struct outbound *dial;		/* while connecting */
+	struct dial_filter filter;	/* the policy's address check, for the dial */
+	char host[POLICY_MAX_HOST + 1]; /* the destination, for that check (never logged) */
+	uint16_t port;
 	struct relay relay;
 	struct loop_timer linger;
 	/* --channel-idle-timeout: armed only when the option is on, and re-armed lazily when it
@@ -165,6 +171,11 @@ static void dial_done(void *ctx, const struct outbound_result *r)
 
 	t->dial = NULL;
 	c->set->dialing--;
+	if (r->denied) {
+		c->set->policy_refused++;
+		channel_refuse(c, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, r->error);
+		return;
+	}
 	if (r->error) {
 		log_debug("session %llu channel %u: connect failed",
 			  (unsigned long long)channel_session_id(c), ssh_channel_id(c->sch));
@@ -189,6 +200,36 @@ static uint64_t outbound_timeout_ms(const struct settings *set)
 	return (uint64_t)s * 1000;
 }
 
+/* The address check of the policy, for each resolved address before any connect. */
+static bool tcpip_addr_allowed(void *ctx, const struct sockaddr *sa)
+{
+	struct channel *c = ctx;
+	struct tcpip *t = tcpip_of(c);
+
+	return policy_rules_addr(channel_settings(c)->policy, c->set->subject, t->host, t->port,
+				 sa);
+}
+
+/* What the login grants (forwarding, permitopen) and the policy's name check, before any
+ * lookup. Through a proxy that resolves names itself only name rules apply. Returns NULL or
+ * the text of an ADMINISTRATIVELY_PROHIBITED refusal. */
+static const char *tcpip_refusal(const struct channel *c, const struct tcpip_open *req)
+{
+	const struct settings *set = channel_settings(c);
+	const struct policy_subject *who = c->set->subject;
+	const struct policy_permits *pm = who ? who->permits : NULL;
+	bool names_only = set->proxy && set->proxy->scheme != PROXY_SOCKS5;
+
+	if (pm && !pm->forwarding)
+		return "port forwarding not allowed for this key";
+	if (!policy_permits_allow(pm, req->host, req->port))
+		return "destination not allowed for this key";
+	if (policy_rules_name(set->policy, who, req->host, (uint16_t)req->port, names_only) ==
+	    POLICY_RULES_DENY)
+		return "destination not allowed";
+	return NULL;
+}
+
 static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 {
 	const struct settings *set = channel_settings(c);
@@ -207,6 +248,12 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 			       policy_reason_text(v));
 		return;
 	}
+	const char *refused = tcpip_refusal(c, &req);
+	if (refused != NULL) {
+		c->set->policy_refused++;
+		channel_refuse(c, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, refused);
+		return;
+	}
 	if (c->set->dialing >= set->cfg->max_pending_connects) {
 		channel_refuse(c, SSH_OPEN_RESOURCE_SHORTAGE, "too many connects in progress");
 		return;
@@ -216,9 +263,13 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 	relay_init(&t->relay, w->loop, &tcpip_relay_ops, c);
 	loop_timer_init(&t->linger);
 	loop_timer_init(&t->idle);
+	memcpy(t->host, req.host, sizeof(t->host));
+	t->port = (uint16_t)req.port;
+	t->filter = (struct dial_filter){.allow = tcpip_addr_allowed, .ctx = c};
 	c->set->dialing++;
-	t->dial = outbound_start(&w->outbound, set->proxy, req.host, (uint16_t)req.port,
-				 outbound_timeout_ms(set), dial_done, c);
+	t->dial = outbound_start_filtered(&w->outbound, set->proxy, req.host, t->port,
+					  outbound_timeout_ms(set), set->policy ? &t->filter : NULL,
+					  dial_done, c);
 }
 
 static void tcpip_data(struct channel *c, const uint8_t *p, size_t len)

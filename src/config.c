@@ -105,6 +105,13 @@ void config_usage(FILE *out)
 		"answer\n"
 		"                             anything else as a web server would (file: stealth "
 		"on)\n"
+		"  --policy PATH              forwarding rules, first match wins: `allow|deny\n"
+		"                             [principal NAME] [key FP] to DEST, ...` and\n"
+		"                             `default allow|deny` (default: allow all)\n"
+		"  --deny-private             refuse loopback, private, link-local (cloud\n"
+		"                             metadata), CGNAT, ULA and multicast destinations\n"
+		"                             unless a --policy rule allows them first\n"
+		"                             (in the file: deny-private yes)\n"
 		"  --user NAME                after binding and reading the host key, run as NAME\n"
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
@@ -152,6 +159,8 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_STEALTH,
+	OPT_POLICY,
+	OPT_DENY_PRIVATE,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -193,6 +202,8 @@ static const struct option options[] = {
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"stealth", no_argument, NULL, OPT_STEALTH}, /* in the file: stealth on|off */
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"policy", required_argument, NULL, OPT_POLICY},
+	{"deny-private", optional_argument, NULL, OPT_DENY_PRIVATE},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -441,6 +452,15 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 			return 0;
 		}
 		return cfg_fail(src, "stealth", "'%s' is not on or off", arg);
+	case OPT_POLICY:
+		cfg->policy_path = arg;
+		return 0;
+	case OPT_DENY_PRIVATE:
+		if (arg == NULL || strcmp(arg, "yes") == 0 || strcmp(arg, "no") == 0) {
+			cfg->deny_private = arg == NULL || strcmp(arg, "yes") == 0;
+			return 0;
+		}
+		return cfg_fail(src, "deny-private", "'%s' is not yes or no", arg);
 	case OPT_SANDBOX:
 		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
 			cfg->sandbox = strcmp(arg, "on") == 0;

@@ -35,6 +35,8 @@ struct config {
 	bool stealth;	  /* --stealth: wait for the client's SSH banner, else act as nginx */
 	const char *tls_cert, *tls_key;
 	bool sandbox; /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	const char *policy_path; /* --policy: forwarding rules (policy_rules.h); NULL: none */
+	bool deny_private;	 /* --deny-private: the private-network preset */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned n_listen;
 	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */

@@ -1,5 +1,6 @@
 #include "policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -32,4 +33,27 @@ const char *policy_reason_text(enum policy_verdict v)
 	default:
 		return "";
 	}
+}
+
+bool policy_permits_allow(const struct policy_permits *p, const char *host, uint32_t port)
+{
+	if (p == NULL || p->n_open == 0)
+		return true;
+	for (size_t i = 0; i < p->n_open; i++) {
+		const struct policy_permit *o = &p->open[i];
+		if (o->port != POLICY_ANY_PORT && (uint32_t)o->port != port)
+			continue;
+		if (strcmp(o->host, "*") == 0 || strcmp(o->host, host) == 0)
+			return true;
+	}
+	return false;
+}
+
+void policy_permits_clear(struct policy_permits *p)
+{
+	for (size_t i = 0; i < p->n_open; i++)
+		free(p->open[i].host);
+	free(p->open);
+	p->open = NULL;
+	p->n_open = 0;
 }

@@ -34,7 +34,7 @@
 #define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
 #define SERVER_FD_SCAN		  1024
-#define SERVER_RELOAD_FILES	  5 /* authorized keys, config, proxy, TLS cert and key */
+#define SERVER_RELOAD_FILES	  6 /* authorized keys, config, proxy, TLS cert and key, policy */
 
 static void server_reload(struct server *srv);
 
@@ -487,7 +487,7 @@ static int load_settings(struct server *srv, struct config *cfg)
 static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_t max)
 {
 	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
-			       cfg->tls_cert, cfg->tls_key};
+			       cfg->tls_cert, cfg->tls_key, cfg->policy_path};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
@@ -503,7 +503,7 @@ static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_
 static void warn_unreadable(const struct config *cfg)
 {
 	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
-			       cfg->tls_cert, cfg->tls_key};
+			       cfg->tls_cert, cfg->tls_key, cfg->policy_path};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (files[i] && access(files[i], R_OK) != 0)

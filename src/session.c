@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/authorized_keys.h"
 #include "channel_direct_tcpip.h"
@@ -175,6 +176,7 @@ static void session_free_cb(struct loop *l, void *ctx)
 
 	(void)l;
 	ssh_free(s->ssh);
+	settings_unref(s->auth_set);
 	settings_unref(s->set);
 	free(s);
 }
@@ -195,8 +197,11 @@ void session_close(struct session *s, const char *why)
 	transport_close(s->tr);
 	s->tr = NULL;
 	uint64_t ms = loop_now_ms(l) - s->start_ms;
-	log_info("connection closed remote_addr=%s duration=%llu.%llus", s->addr,
-		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+	char refused[32] = "";
+	if (s->chans.policy_refused > 0)
+		snprintf(refused, sizeof(refused), " policy_refused=%u", s->chans.policy_refused);
+	log_info("connection closed remote_addr=%s duration=%llu.%llus%s", s->addr,
+		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100), refused);
 	log_debug("session %llu: %s", (unsigned long long)s->id, why);
 	worker_user_put(s->w, s->chans.user);
 	s->chans.user = NULL;
@@ -287,9 +292,10 @@ static void session_write(struct session *s)
 }
 
 /* A failed attempt: logged for fail2ban (every peer string escaped: one line per event, and
- * result=reject stays on the attacker's line), counted against --max-auth-attempts. */
-static void auth_failed(struct session *s, const char *user, const char *method,
-			const struct ssh_key *key)
+ * result=reject stays on the attacker's line), counted against --max-auth-attempts. why: a
+ * known key's line refused it (from=, expiry-time), else NULL. */
+static void auth_failed_why(struct session *s, const char *user, const char *method,
+			    const struct ssh_key *key, const char *why)
 {
 	char safe_user[LOG_SAFE_LEN], safe_method[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
 	unsigned n = ++s->auth_failures;
@@ -298,8 +304,9 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 	if (key) {
 		ssh_key_fingerprint(key, fp);
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=reject "
-			 "attempt=%u",
-			 s->addr, safe_user, fp, n);
+			 "attempt=%u%s%s%s",
+			 s->addr, safe_user, fp, n, why ? " reason=\"" : "", why ? why : "",
+			 why ? "\"" : "");
 	} else {
 		log_safe(method, safe_method, sizeof(safe_method));
 		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u",
@@ -313,14 +320,26 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 	}
 }
 
+static void auth_failed(struct session *s, const char *user, const char *method,
+			const struct ssh_key *key)
+{
+	auth_failed_why(s, user, method, key, NULL);
+}
+
 /* A login succeeded: logged, the grace timer gives way to the re-key timer, and the key's
  * channel counts (--max-channels-per-user) start. Before the answer, which frees the
  * request's user and key. */
-static void login_accepted(struct session *s, const struct ssh_event *ev)
+static void login_accepted(struct session *s, const struct ssh_event *ev,
+			   const struct policy_permits *permits)
 {
 	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
 
 	ssh_key_fingerprint(ev->key, fp);
+	/* The grants stay those of this login: the snapshot holding them is kept. */
+	s->auth_set = settings_ref(s->w->set);
+	snprintf(s->key_fp, sizeof(s->key_fp), "%s", fp);
+	s->subject = (struct policy_subject){.key_fp = s->key_fp, .permits = permits};
+	s->chans.subject = &s->subject;
 	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept", s->addr,
 		 log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
 	loop_timer_stop(s->w->loop, &s->grace_timer);
@@ -337,10 +356,11 @@ static void login_accepted(struct session *s, const struct ssh_event *ev)
 
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
-	bool known = authkeys_contains(s->w->set->authkeys, ev->key); /* the current set */
+	const struct authkeys_entry *e = authkeys_find(s->w->set->authkeys, ev->key); /* current */
+	const char *why = e ? authkeys_entry_refusal(e, &s->peer, (int64_t)time(NULL)) : NULL;
 
-	if (!known) {
-		auth_failed(s, ev->user, ev->method, ev->key);
+	if (e == NULL || why != NULL) {
+		auth_failed_why(s, ev->user, ev->method, ev->key, why);
 		ssh_auth_reject(s->ssh);
 		return;
 	}
@@ -350,7 +370,7 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 	}
 	/* Only a key we know is worth a signature check. */
 	if (ssh_auth_verify(s->ssh)) {
-		login_accepted(s, ev);
+		login_accepted(s, ev, &e->opts.permits);
 		ssh_auth_accept(s->ssh);
 		return;
 	}

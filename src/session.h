@@ -13,6 +13,7 @@
 
 #include "channel.h"
 #include "loop.h"
+#include "policy.h"
 
 struct settings;
 struct ssh;
@@ -43,6 +44,11 @@ struct session {
 	struct loop_timer alive_timer; /* --client-alive-interval, after login */
 	struct sockaddr_storage peer;
 	char addr[64];
+	/* From the login on: the snapshot whose authorized_keys line granted it (a reference:
+	 * subject.permits points into it), and who logged in (chans.subject). */
+	const struct settings *auth_set;
+	struct policy_subject subject;
+	char key_fp[64];
 	uint64_t id;
 	uint64_t start_ms;
 	uint64_t last_rx_ms;   /* when bytes last came from the client */

@@ -12,6 +12,7 @@
 #include "file.h"
 #include "hostkey.h"
 #include "log.h"
+#include "policy_rules.h"
 #include "ssh/key.h"
 #include "transport/tls.h"
 #include "xmalloc.h"
@@ -74,6 +75,38 @@ static int load_tls(struct settings *set, struct diag *d)
 	return 0;
 }
 
+#define POLICY_FILE_MAX (1024 * 1024)
+
+/* --policy FILE and --deny-private; errors as FILE:LINE:COLUMN. */
+static int load_policy(struct settings *set, struct diag *d)
+{
+	const char *path = set->cfg->policy_path;
+	struct policy_rules_error err;
+	uint8_t *text = NULL;
+	size_t len = 0;
+
+	if (path == NULL && !set->cfg->deny_private)
+		return 0;
+	if (path != NULL) {
+		if (file_check_mode(path, d) != 0)
+			return -1;
+		int ret = file_read_small(path, POLICY_FILE_MAX, &text, &len);
+		if (ret != 0) {
+			diag_error(d, "%s: cannot read the policy: %s", path,
+				   ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+			return -1;
+		}
+	}
+	int ret = policy_rules_parse((const char *)text, len, set->cfg->deny_private, &set->policy,
+				     &err);
+	free(text);
+	if (ret != 0) {
+		diag_error(d, "%s:%u:%u: %s", path, err.line, err.col, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* The engine's settings, spelled out: the session bounds its output by out_limit. */
 static void init_engine(struct settings *set)
 {
@@ -102,7 +135,8 @@ struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, str
 	set->host_key = host_key;
 	set->proxy = cfg->proxy;
 	init_engine(set);
-	if (load_authorized_keys(set, d) != 0 || load_tls(set, d) != 0) {
+	if (load_authorized_keys(set, d) != 0 || load_tls(set, d) != 0 ||
+	    load_policy(set, d) != 0) {
 		settings_unref(set);
 		return NULL;
 	}
@@ -123,6 +157,7 @@ void settings_unref(const struct settings *cset)
 		return;
 	authkeys_free(set->authkeys);
 	SSL_CTX_free(set->tls); /* connections still using it hold their own reference */
+	policy_rules_free(set->policy);
 	config_free(set->cfg);
 	free(set->cfg);
 	free(set);

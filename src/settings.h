@@ -16,6 +16,7 @@
 struct config;
 struct authkeys;
 struct diag;
+struct policy_rules;
 struct proxy_url;
 struct ssh_key;
 
@@ -24,6 +25,7 @@ struct settings {
 	struct config *cfg;	       /* owned */
 	struct ssh_key *host_key;      /* borrowed from the server */
 	struct authkeys *authkeys;     /* owned */
+	struct policy_rules *policy;   /* owned: --policy and --deny-private; NULL: allow all */
 	const struct proxy_url *proxy; /* in cfg; NULL: connect directly */
 	struct ssh_config ssh;	       /* host keys: &host_key */
 	unsigned stall_ms;	/* output kept over its bound this long: the client is dropped */
@@ -33,6 +35,9 @@ struct settings {
 /* Loads what cfg names besides the host key (the authorized keys, with their file's mode
  * checked; the TLS certificate and key) into a new snapshot holding one reference. Takes cfg over,
  * also on failure. Returns NULL after reporting every problem to d. */
+/* Loads what cfg names besides the host key (the authorized keys and the --policy file, with
+ * their files' modes checked) into a new snapshot holding one reference. Takes cfg over, also on
+ * failure. Returns NULL after reporting every problem to d. */
 struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, struct diag *d);
 /* Reads the host key at path (refused when others can read or change it). 0, or -1 after
  * reporting to d. */

@@ -1,19 +1,22 @@
 /* OpenSSH authorized_keys files (sshd(8) "AUTHORIZED_KEYS FILE FORMAT").
  *
- * Loaded: "TYPE BASE64 [comment]" lines for the key types ssh/key.c supports. Skipped with a
- * warning naming file:line and a reason, never key material: lines with options (the
- * `restrict,command="..." TYPE BASE64` form), certificates and cert-authority lines, unknown
- * types, bad base64, lines longer than AUTHKEYS_LINE_MAX. Blank lines and '#' comments are
- * ignored; CRLF line endings and a missing final newline are fine. */
+ * Loaded: "[OPTIONS] TYPE BASE64 [comment]" lines for the key types ssh/key.c supports, with
+ * their options (authkeys_options.c); cert-authority lines are kept as CA entries. Skipped
+ * with a warning naming file:line and a reason, never key material: options that don't parse
+ * or that we don't know (fail closed), certificates listed as keys, unknown types, bad base64,
+ * lines longer than AUTHKEYS_LINE_MAX. Blank lines and '#' comments are ignored; CRLF line
+ * endings and a missing final newline are fine. */
 #include "authorized_keys.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../addrmatch.h"
 #include "../file.h"
 #include "../log.h"
 #include "../ssh/key.h"
+#include "authkeys_options.h"
 #include "../xmalloc.h"
 
 /* OpenSSH's own limit is 16 KiB per line (SSH_MAX_PUBKEY_BYTES is the blob size). */
@@ -22,10 +25,11 @@
 #define AUTHKEYS_CERT_SUFFIX "-cert-v01@openssh.com"
 
 struct authkeys {
-	struct ssh_key **keys;
+	struct authkeys_entry **entries; /* in file order */
 	size_t count;
 	size_t cap;
-	char (*fps)[SSH_KEY_FP_LEN]; /* the keys' fingerprints, sorted (authkeys_contains_fp) */
+	size_t n_fps;
+	char (*fps)[SSH_KEY_FP_LEN]; /* user keys' fingerprints, sorted (authkeys_contains_fp) */
 };
 
 enum authkeys_kind {
@@ -82,98 +86,85 @@ static const char *authkeys_skip_options(const char *s)
 	return quoted ? NULL : s;
 }
 
-/* True if the options field s[0..n) holds the option `name` (case-insensitive, with or without
- * a value); commas inside quoted values don't split options. */
-static bool authkeys_has_option(const char *s, size_t n, const char *name)
-{
-	size_t nl = strlen(name), start = 0;
-	bool quoted = false;
-
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && s[i] == '\\' && i + 1 < n && s[i + 1] == '"') {
-			i++;
-			continue;
-		}
-		if (i < n && s[i] == '"') {
-			quoted = !quoted;
-		}
-		if (i == n || (!quoted && s[i] == ',')) {
-			size_t len = i - start;
-			if (len >= nl && strncasecmp(s + start, name, nl) == 0 &&
-			    (len == nl || s[start + nl] == '=')) {
-				return true;
-			}
-			start = i + 1;
-		}
-	}
-	return false;
-}
-
-/* Explains a line whose first token is not a key type: an options line (skipped until options
- * are supported) or garbage. */
-static void authkeys_warn_options(const char *name, size_t lineno, const char *s)
-{
-	const char *end = authkeys_skip_options(s);
-	enum authkeys_kind kind = AUTHKEYS_KIND_NONE;
-
-	if (end != NULL) {
-		const char *t = end + strspn(end, " \t");
-		kind = authkeys_token_kind(t, strcspn(t, " \t"));
-	}
-	if (kind == AUTHKEYS_KIND_NONE) {
-		log_warn("authorized_keys: %s:%zu: unknown key type", name, lineno);
-	} else if (kind == AUTHKEYS_KIND_CERT ||
-		   authkeys_has_option(s, (size_t)(end - s), "cert-authority")) {
-		log_warn("authorized_keys: %s:%zu: certificates and cert-authority are not "
-			 "supported yet; line skipped",
-			 name, lineno);
-	} else {
-		log_warn("authorized_keys: %s:%zu: key options are not supported yet; line skipped",
-			 name, lineno);
-	}
-}
-
-static void authkeys_add(struct authkeys *a, struct ssh_key *k)
+static void authkeys_add(struct authkeys *a, struct authkeys_entry *e)
 {
 	if (a->count == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 8;
-		a->keys = xrealloc(a->keys, a->cap * sizeof(*a->keys));
+		a->entries = xrealloc(a->entries, a->cap * sizeof(*a->entries));
 	}
-	a->keys[a->count++] = k;
+	a->entries[a->count++] = e;
 }
 
-/* Handles one line (s is NUL-terminated, without its line ending): loads its key or warns. */
-static void authkeys_line(struct authkeys *a, const char *name, size_t lineno, const char *s)
+/* The key after the options (s: the key type onwards), into a new entry that takes opts
+ * over. Warns and frees opts when the key doesn't load. */
+static void authkeys_key(struct authkeys *a, const char *name, size_t lineno, const char *s,
+			 struct authkeys_opts *opts)
 {
 	struct ssh_key *k = NULL;
 	char reason[128];
-	size_t tn;
 
-	s += strspn(s, " \t");
-	if (*s == '\0' || *s == '#') {
-		return;
-	}
-	tn = strcspn(s, " \t");
-	switch (authkeys_token_kind(s, tn)) {
+	switch (authkeys_token_kind(s, strcspn(s, " \t"))) {
 	case AUTHKEYS_KIND_KEY:
 		if (ssh_key_parse_public(s, &k, reason, sizeof(reason)) == 0) {
-			authkeys_add(a, k);
-		} else {
-			log_warn("authorized_keys: %s:%zu: %s", name, lineno, reason);
+			struct authkeys_entry *e = xcalloc(1, sizeof(*e));
+			e->key = k;
+			e->opts = *opts;
+			e->line = lineno;
+			authkeys_add(a, e);
+			return;
 		}
+		log_warn("authorized_keys: %s:%zu: %s", name, lineno, reason);
 		break;
 	case AUTHKEYS_KIND_CERT:
-		log_warn(
-			"authorized_keys: %s:%zu: certificates are not supported yet; line skipped",
-			name, lineno);
+		log_warn("authorized_keys: %s:%zu: a certificate is not a key for authorized_keys "
+			 "(list its CA with cert-authority); line skipped",
+			 name, lineno);
 		break;
 	case AUTHKEYS_KIND_UNSUPPORTED:
 		log_warn("authorized_keys: %s:%zu: unsupported key type", name, lineno);
 		break;
 	case AUTHKEYS_KIND_NONE:
-		authkeys_warn_options(name, lineno, s);
+		log_warn("authorized_keys: %s:%zu: unknown key type", name, lineno);
 		break;
 	}
+	authkeys_options_free(opts);
+}
+
+/* Handles one line (s is NUL-terminated, without its line ending): loads its key with its
+ * options, or warns. A line whose first token is not a key type starts with options, as in
+ * sshd; options that don't parse skip the line (fail closed). */
+static void authkeys_line(struct authkeys *a, const char *name, size_t lineno, const char *s)
+{
+	struct authkeys_opts opts;
+	char reason[128];
+
+	s += strspn(s, " \t");
+	if (*s == '\0' || *s == '#') {
+		return;
+	}
+	if (authkeys_token_kind(s, strcspn(s, " \t")) != AUTHKEYS_KIND_NONE) {
+		authkeys_options_parse(s, 0, &opts, NULL, 0);
+		authkeys_key(a, name, lineno, s, &opts);
+		return;
+	}
+	const char *end = authkeys_skip_options(s);
+	if (end == NULL) {
+		log_warn("authorized_keys: %s:%zu: missing end quote in options; line skipped",
+			 name, lineno);
+		return;
+	}
+	const char *k = end + strspn(end, " \t");
+	if (authkeys_token_kind(k, strcspn(k, " \t")) == AUTHKEYS_KIND_NONE) {
+		log_warn("authorized_keys: %s:%zu: unknown key type", name, lineno);
+		return;
+	}
+	if (authkeys_options_parse(s, (size_t)(end - s), &opts, reason, sizeof(reason)) != 0) {
+		log_warn("authorized_keys: %s:%zu: bad options: %s; line skipped", name, lineno,
+			 reason);
+		authkeys_options_free(&opts);
+		return;
+	}
+	authkeys_key(a, name, lineno, k, &opts);
 }
 
 static int fp_cmp(const void *x, const void *y)
@@ -181,13 +172,16 @@ static int fp_cmp(const void *x, const void *y)
 	return strcmp(x, y);
 }
 
-/* The sorted fingerprint list, for looking up keys of sessions that logged in earlier. */
+/* The sorted fingerprint list of the user keys (not the CAs), for looking up keys of sessions
+ * that logged in earlier. */
 static void authkeys_index(struct authkeys *a)
 {
 	a->fps = xcalloc(a->count ? a->count : 1, sizeof(*a->fps));
-	for (size_t i = 0; i < a->count; i++)
-		ssh_key_fingerprint(a->keys[i], a->fps[i]);
-	qsort(a->fps, a->count, sizeof(*a->fps), fp_cmp);
+	for (size_t i = 0; i < a->count; i++) {
+		if (!a->entries[i]->opts.cert_authority)
+			ssh_key_fingerprint(a->entries[i]->key, a->fps[a->n_fps++]);
+	}
+	qsort(a->fps, a->n_fps, sizeof(*a->fps), fp_cmp);
 }
 
 /* Splits text into lines (LF or CRLF) and hands each to authkeys_line. Never fails: bad lines
@@ -237,24 +231,57 @@ int authkeys_load(const char *path, struct authkeys **out)
 	return ret;
 }
 
-/* Compares against every loaded key without stopping early, so the time taken doesn't tell
- * which entry matched. */
-bool authkeys_contains(const struct authkeys *a, const struct ssh_key *key)
+/* Compares against every entry of the kind without stopping early, so the time taken doesn't
+ * tell which entry matched; the first matching line wins. */
+static const struct authkeys_entry *authkeys_lookup(const struct authkeys *a,
+						    const struct ssh_key *key, bool ca)
 {
-	bool found = false;
+	const struct authkeys_entry *found = NULL;
 
 	if (a == NULL || key == NULL) {
-		return false;
+		return NULL;
 	}
 	for (size_t i = 0; i < a->count; i++) {
-		found |= ssh_key_equal(a->keys[i], key);
+		const struct authkeys_entry *e = a->entries[i];
+		bool hit = ssh_key_equal(e->key, key) && e->opts.cert_authority == ca;
+		if (hit && found == NULL) {
+			found = e;
+		}
 	}
 	return found;
 }
 
+const struct authkeys_entry *authkeys_find(const struct authkeys *a, const struct ssh_key *key)
+{
+	return authkeys_lookup(a, key, false);
+}
+
+const struct authkeys_entry *authkeys_find_ca(const struct authkeys *a,
+					      const struct ssh_key *ca_key)
+{
+	return authkeys_lookup(a, ca_key, true);
+}
+
+bool authkeys_contains(const struct authkeys *a, const struct ssh_key *key)
+{
+	return authkeys_find(a, key) != NULL;
+}
+
 bool authkeys_contains_fp(const struct authkeys *a, const char *fp)
 {
-	return a && a->count > 0 && bsearch(fp, a->fps, a->count, sizeof(*a->fps), fp_cmp);
+	return a && a->n_fps > 0 && bsearch(fp, a->fps, a->n_fps, sizeof(*a->fps), fp_cmp);
+}
+
+const char *authkeys_entry_refusal(const struct authkeys_entry *e,
+				   const struct sockaddr_storage *peer, int64_t now)
+{
+	if (e->opts.expiry != 0 && now > e->opts.expiry) {
+		return "key expired";
+	}
+	if (e->opts.from != NULL && !addrmatch_patterns_match(e->opts.from, peer)) {
+		return "source address not allowed by from=";
+	}
+	return NULL;
 }
 
 size_t authkeys_count(const struct authkeys *a)
@@ -268,9 +295,11 @@ void authkeys_free(struct authkeys *a)
 		return;
 	}
 	for (size_t i = 0; i < a->count; i++) {
-		ssh_key_free(a->keys[i]);
+		ssh_key_free(a->entries[i]->key);
+		authkeys_options_free(&a->entries[i]->opts);
+		free(a->entries[i]);
 	}
-	free(a->keys);
+	free(a->entries);
 	free(a->fps);
 	free(a);
 }

@@ -23,7 +23,9 @@ struct direct_conn {
 	struct loop_io io;
 	struct loop_timer timer;
 	enum dial_err best; /* most meaningful failure so far */
-	bool finished;	    /* callback called; freed by a defer */
+	const struct dial_filter *filter;
+	unsigned tried; /* addresses the filter let through */
+	bool finished;	/* callback called; freed by a defer */
 	dial_cb *cb;
 	void *ctx;
 };
@@ -178,6 +180,9 @@ static int direct_connect_one(struct direct_conn *c)
 static void direct_try_next(struct direct_conn *c)
 {
 	for (; c->cur != NULL; c->cur = c->cur->ai_next) {
+		if (c->filter && !c->filter->allow(c->filter->ctx, c->cur->ai_addr))
+			continue;
+		c->tried++;
 		int ret = direct_connect_one(c);
 		if (ret == 1) {
 			direct_finish(c, DIAL_OK);
@@ -188,7 +193,10 @@ static void direct_try_next(struct direct_conn *c)
 		}
 		direct_note_errno(c, -ret);
 	}
-	direct_finish(c, c->best != DIAL_OK ? c->best : DIAL_OTHER);
+	if (c->tried == 0 && c->filter != NULL)
+		direct_finish(c, DIAL_DENIED);
+	else
+		direct_finish(c, c->best != DIAL_OK ? c->best : DIAL_OTHER);
 }
 
 static void direct_on_resolved(void *ctx, int err, struct addrinfo *res)
@@ -213,11 +221,19 @@ static void direct_on_timeout(struct loop *l, void *ctx)
 	direct_finish(ctx, DIAL_TIMEOUT);
 }
 
-/* Starts dialing host:port; the overall timeout covers resolution and every connect. cb runs
- * exactly once, later, from the loop, unless direct_cancel() comes first. Returns the handle,
- * valid until the callback returns. */
+/* Starts dialing host:port (only the addresses filter allows; NULL: all); the overall timeout
+ * covers resolution and every connect. cb runs exactly once, later, from the loop, unless
+ * direct_cancel() comes first. Returns the handle, valid until the callback returns. */
 struct direct_conn *direct_connect(struct loop *l, struct resolver *r, const char *host,
 				   uint16_t port, uint64_t timeout_ms, dial_cb *cb, void *ctx)
+{
+	return direct_connect_filtered(l, r, host, port, timeout_ms, NULL, cb, ctx);
+}
+
+struct direct_conn *direct_connect_filtered(struct loop *l, struct resolver *r, const char *host,
+					    uint16_t port, uint64_t timeout_ms,
+					    const struct dial_filter *filter, dial_cb *cb,
+					    void *ctx)
 {
 	struct direct_conn *c = xcalloc(1, sizeof(*c));
 
@@ -226,6 +242,7 @@ struct direct_conn *direct_connect(struct loop *l, struct resolver *r, const cha
 	c->cb = cb;
 	c->ctx = ctx;
 	c->best = DIAL_OK;
+	c->filter = filter;
 	loop_timer_init(&c->timer);
 	loop_timer_start(l, &c->timer, timeout_ms, direct_on_timeout, c);
 	c->req = resolve_start(r, host, port, direct_on_resolved, c);
@@ -256,6 +273,8 @@ const char *dial_strerror(enum dial_err err)
 		return "network or host unreachable";
 	case DIAL_RESOLVE:
 		return "name not resolved";
+	case DIAL_DENIED:
+		return "destination not allowed";
 	case DIAL_OTHER:
 		break;
 	}

@@ -60,8 +60,10 @@ struct outbound {
 	struct loop_timer timer;
 	uint64_t deadline_ms;
 	enum outbound_state state;
-	const char *error; /* OB_FAILED only */
-	uint8_t *out;	   /* request being sent; may hold the password: wiped */
+	const char *error;		  /* OB_FAILED only */
+	const struct dial_filter *filter; /* borrowed; NULL: any destination address */
+	bool denied;			  /* the filter refused every address */
+	uint8_t *out;			  /* request being sent; may hold the password: wiped */
 	size_t out_len, out_off;
 	uint8_t *in; /* what the proxy sent; in[in_off..in_len) is unparsed */
 	size_t in_len, in_off, in_cap;
@@ -109,7 +111,7 @@ static void outbound_free(struct outbound *o)
  * an outbound_cancel() from inside the callback is a no-op. */
 static void outbound_finish(struct outbound *o, const char *error)
 {
-	struct outbound_result r = {.fd = -1, .error = error};
+	struct outbound_result r = {.fd = -1, .error = error, .denied = o->denied};
 
 	if (error == NULL) {
 		loop_io_stop(o->loop, &o->io);
@@ -480,7 +482,7 @@ static void outbound_dial_proxy(struct outbound *o)
 				 outbound_on_proxy, o);
 }
 
-/* socks5://: the destination's first address goes into the CONNECT. */
+/* socks5://: the destination's first address the filter allows goes into the CONNECT. */
 static void outbound_on_resolved(void *ctx, int err, struct addrinfo *res)
 {
 	struct outbound *o = ctx;
@@ -492,8 +494,16 @@ static void outbound_on_resolved(void *ctx, int err, struct addrinfo *res)
 		outbound_finish(o, name ? "name not resolved" : "connect failed");
 		return;
 	}
-	int ret = socks5_addr_from_sockaddr(&o->dst, res->ai_addr);
+	struct addrinfo *ai = res;
+	while (ai != NULL && o->filter && !o->filter->allow(o->filter->ctx, ai->ai_addr))
+		ai = ai->ai_next;
+	int ret = ai ? socks5_addr_from_sockaddr(&o->dst, ai->ai_addr) : -1;
 	freeaddrinfo(res);
+	if (ai == NULL) {
+		o->denied = true;
+		outbound_finish(o, dial_strerror(DIAL_DENIED));
+		return;
+	}
 	if (ret != 0) {
 		outbound_finish(o, "name not resolved");
 		return;
@@ -521,6 +531,7 @@ static void outbound_on_direct(void *ctx, int fd, enum dial_err err)
 
 	o->dial = NULL;
 	o->fd = fd;
+	o->denied = err == DIAL_DENIED;
 	outbound_finish(o, err == DIAL_OK ? NULL : dial_strerror(err));
 }
 
@@ -565,6 +576,14 @@ struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url
 				const char *host, uint16_t port, uint64_t timeout_ms,
 				outbound_cb *cb, void *ctx)
 {
+	return outbound_start_filtered(env, proxy, host, port, timeout_ms, NULL, cb, ctx);
+}
+
+struct outbound *outbound_start_filtered(struct outbound_env *env, const struct proxy_url *proxy,
+					 const char *host, uint16_t port, uint64_t timeout_ms,
+					 const struct dial_filter *filter, outbound_cb *cb,
+					 void *ctx)
+{
 	struct outbound *o = xcalloc(1, sizeof(*o));
 	const char *bad = outbound_check_dest(host, port);
 	struct loop *l = env->loop;
@@ -577,6 +596,7 @@ struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url
 	o->fd = -1;
 	o->cb = cb;
 	o->ctx = ctx;
+	o->filter = filter;
 	loop_timer_init(&o->timer);
 	if (bad != NULL) {
 		outbound_fail_later(o, bad);
@@ -584,7 +604,8 @@ struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url
 	}
 	if (proxy == NULL) {
 		o->state = OB_DIRECT;
-		o->dial = direct_connect(l, r, host, port, timeout_ms, outbound_on_direct, o);
+		o->dial = direct_connect_filtered(l, r, host, port, timeout_ms, filter,
+						  outbound_on_direct, o);
 		return o;
 	}
 	o->deadline_ms = loop_now_ms(l) + timeout_ms;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dial_filter;
 struct loop;
 struct resolver;
 struct proxy_url;
@@ -34,7 +35,8 @@ struct outbound_env {
 };
 
 struct outbound_result {
-	int fd; /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
+	int fd;	     /* connected, non-blocking, TCP_NODELAY; -1 on failure; owned by the callee */
+	bool denied; /* the filter refused every address: refuse as administratively prohibited */
 	const char *error;    /* NULL on success, else the text for CHANNEL_OPEN_FAILURE
 			       * ("connection refused", "proxy: authentication failed", ...) */
 	const uint8_t *early; /* tunnel bytes that arrived with the proxy's reply (may be 0) */
@@ -49,6 +51,13 @@ typedef void outbound_cb(void *ctx, const struct outbound_result *r);
 struct outbound *outbound_start(struct outbound_env *env, const struct proxy_url *proxy,
 				const char *host, uint16_t port, uint64_t timeout_ms,
 				outbound_cb *cb, void *ctx);
+/* The same, connecting only to the destination addresses filter allows (direct.h; NULL: all),
+ * for direct connections and socks5:// (which resolves here); socks5h:// and http:// send the
+ * name and never look at it. filter must outlive the outbound. */
+struct outbound *outbound_start_filtered(struct outbound_env *env, const struct proxy_url *proxy,
+					 const char *host, uint16_t port, uint64_t timeout_ms,
+					 const struct dial_filter *filter, outbound_cb *cb,
+					 void *ctx);
 /* Aborts: closes sockets, the callback is never called. */
 void outbound_cancel(struct outbound *o);
 

@@ -171,6 +171,55 @@ static void test_null_list_and_mask(void **state)
 	assert_int_equal(a[4], 0xff); /* past an IPv4 address: untouched */
 }
 
+/* from= pattern lists: OpenSSH's match_host_and_ip with the address as the host. */
+static bool pat_match(const char *list, const char *ip)
+{
+	struct addrmatch_patterns *p = NULL;
+	char err[128];
+	struct sockaddr_storage ss = peer(ip);
+
+	if (addrmatch_parse_patterns(list, &p, err, sizeof(err)) != 0)
+		fail_msg("'%s': %s", list, err);
+	bool m = addrmatch_patterns_match(p, &ss);
+	addrmatch_patterns_free(p);
+	return m;
+}
+
+static void test_patterns(void **state)
+{
+	(void)state;
+	assert_true(pat_match("127.0.0.1", "127.0.0.1"));
+	assert_false(pat_match("127.0.0.1", "127.0.0.2"));
+	assert_true(pat_match("192.168.1.*", "192.168.1.77"));
+	assert_false(pat_match("192.168.1.*", "192.168.10.1"));
+	assert_true(pat_match("192.168.1.?", "192.168.1.7"));
+	assert_true(pat_match("10.0.0.0/8, 127.0.0.0/8", "127.9.9.9"));
+	assert_false(pat_match("!127.0.0.2,127.0.0.0/8", "127.0.0.2"));
+	assert_true(pat_match("!127.0.0.2,127.0.0.0/8", "127.0.0.3"));
+	assert_false(pat_match("127.0.0.0/8,!127.0.0.*", "127.0.0.3")); /* a negation anywhere */
+	assert_false(pat_match("!127.0.0.2", "127.0.0.3"));		/* nothing positive */
+	assert_true(pat_match("::1", "::1"));
+	assert_true(pat_match("2001:db8::/32", "2001:db8:5::1"));
+	assert_true(pat_match("127.0.0.1", "::ffff:127.0.0.1"));
+	assert_true(pat_match("127.0.0.*", "::ffff:127.0.0.1"));
+	assert_false(pat_match("*.example.com", "127.0.0.1")); /* no reverse DNS */
+	assert_true(pat_match("*", "192.0.2.1"));
+	assert_true(addrmatch_glob("A*b?C", "aXXbyc"));
+	assert_false(addrmatch_glob("a*b", "aXXbc"));
+	assert_true(addrmatch_glob("**", ""));
+
+	static const char *const bad[] = {"",	 ",",	       "a,",	      "!",
+					  "!!a", "10.0.0.1/8", "10.0.0.0/33", "1.2.3.4.5",
+					  "a b", "a\tb",       "::12345/64"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct addrmatch_patterns *p = NULL;
+		char err[128];
+		if (addrmatch_parse_patterns(bad[i], &p, err, sizeof(err)) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_null(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_list_bound),
 		cmocka_unit_test(test_null_list_and_mask),
+		cmocka_unit_test(test_patterns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

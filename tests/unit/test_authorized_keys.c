@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -174,36 +176,78 @@ static void test_empty(void **state)
 	free(log);
 }
 
-static void test_options_skipped(void **state)
+static void test_options_loaded(void **state)
 {
 	(void)state;
 	struct authkeys *a = NULL;
 	char *text = fmt("restrict,command=\"x y\" %s\n"
-			 "from=\"1.2.3.4\",permitopen=\"a:1\" %s\n"
+			 "from=\"1.2.3.4\",permitopen=\"a:1\",permitopen=\"[::1]:*\" %s\n"
 			 "command=\"echo \\\"a, b\\\" c\",no-pty\t%s\n"
-			 "%s\n",
-			 publine[K_ED1], publine[K_P256], publine[K_OUT], publine[K_ED2]);
+			 "%s\n"
+			 "no-port-forwarding,bogus-option %s\n",
+			 publine[K_ED1], publine[K_P256], publine[K_OUT], publine[K_ED2],
+			 publine[K_RSA]);
 	char *log = parse_capture(text, strlen(text), &a);
 
-	assert_int_equal(authkeys_count(a), 1);
-	assert_true(authkeys_contains(a, key[K_ED2]));
-	assert_false(authkeys_contains(a, key[K_ED1]));
-	assert_false(authkeys_contains(a, key[K_OUT]));
-	for (int line = 1; line <= 3; line++) {
-		char want[128];
-		snprintf(
-			want, sizeof(want),
-			"authorized_keys: ak:%d: key options are not supported yet; line skipped\n",
-			line);
-		assert_non_null(strstr(log, want));
-	}
+	assert_int_equal(authkeys_count(a), 4);
+	const struct authkeys_entry *e = authkeys_find(a, key[K_ED1]);
+	assert_non_null(e);
+	assert_int_equal(e->line, 1);
+	assert_false(e->opts.permits.forwarding);
+	e = authkeys_find(a, key[K_P256]);
+	assert_non_null(e);
+	assert_true(e->opts.permits.forwarding);
+	assert_non_null(e->opts.from);
+	assert_int_equal(e->opts.permits.n_open, 2);
+	assert_string_equal(e->opts.permits.open[0].host, "a");
+	assert_int_equal(e->opts.permits.open[0].port, 1);
+	assert_string_equal(e->opts.permits.open[1].host, "::1");
+	assert_int_equal(e->opts.permits.open[1].port, POLICY_ANY_PORT);
+	e = authkeys_find(a, key[K_OUT]);
+	assert_non_null(e);
+	assert_true(e->opts.permits.forwarding);
+	assert_null(e->opts.from);
+	assert_non_null(authkeys_find(a, key[K_ED2]));
+	/* fail closed: an option we don't know skips the whole line */
+	assert_null(authkeys_find(a, key[K_RSA]));
+	assert_non_null(strstr(log, "authorized_keys: ak:5: bad options: unknown or misused "
+				    "option; line skipped\n"));
+	assert_null(strstr(log, "ak:1:"));
+	assert_null(strstr(log, "ak:3:"));
 	assert_no_key_material(log);
 	authkeys_free(a);
 	free(log);
 	free(text);
 }
 
-static void test_certs_skipped(void **state)
+/* from= and expiry-time decide at login (authkeys_entry_refusal). */
+static void test_entry_refusal(void **state)
+{
+	(void)state;
+	struct authkeys *a = NULL;
+	char *text =
+		fmt("from=\"!10.0.0.5,10.0.0.0/8\",expiry-time=\"20300101Z\" %s\n", publine[K_ED1]);
+	char *log = parse_capture(text, strlen(text), &a);
+	const struct authkeys_entry *e = authkeys_find(a, key[K_ED1]);
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+	assert_non_null(e);
+	ss.ss_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x0a000001);
+	assert_null(authkeys_entry_refusal(e, &ss, 1700000000));
+	assert_string_equal(authkeys_entry_refusal(e, &ss, 1893456001), "key expired");
+	assert_null(authkeys_entry_refusal(e, &ss, 1893456000)); /* the second itself */
+	in->sin_addr.s_addr = htonl(0x0a000005);
+	assert_non_null(strstr(authkeys_entry_refusal(e, &ss, 1700000000), "from="));
+	in->sin_addr.s_addr = htonl(0x0b000001);
+	assert_non_null(authkeys_entry_refusal(e, &ss, 1700000000));
+	authkeys_free(a);
+	free(log);
+	free(text);
+}
+
+static void test_certs_and_cas(void **state)
 {
 	(void)state;
 	struct authkeys *a = NULL;
@@ -216,13 +260,29 @@ static void test_certs_skipped(void **state)
 		    b64[K_OUT], publine[K_ED1], publine[K_RSA], publine[K_P256], publine[K_ED2]);
 	char *log = parse_capture(text, strlen(text), &a);
 
-	assert_int_equal(authkeys_count(a), 1);
+	assert_int_equal(authkeys_count(a), 4);
 	assert_true(authkeys_contains(a, key[K_ED2]));
-	assert_non_null(strstr(log, "ak:1: certificates are not supported yet; line skipped"));
-	assert_non_null(strstr(log, "ak:2: certificates and cert-authority are not supported yet"));
-	assert_non_null(strstr(log, "ak:3: certificates and cert-authority are not supported yet"));
+	assert_non_null(strstr(log, "ak:1: a certificate is not a key for authorized_keys"));
+	/* a CA key is no user key */
+	assert_null(authkeys_find(a, key[K_ED1]));
+	assert_non_null(authkeys_find_ca(a, key[K_ED1]));
+	assert_null(authkeys_find_ca(a, key[K_ED1])->opts.principals);
+	const struct authkeys_entry *e = authkeys_find_ca(a, key[K_RSA]);
+	assert_non_null(e);
+	assert_true(e->opts.cert_authority);
+	assert_string_equal(e->opts.principals[0], "a");
+	assert_string_equal(e->opts.principals[1], "b");
+	assert_null(e->opts.principals[2]);
 	/* "cert-authority" inside a quoted value is not the option */
-	assert_non_null(strstr(log, "ak:4: key options are not supported yet; line skipped"));
+	e = authkeys_find(a, key[K_P256]);
+	assert_non_null(e);
+	assert_false(e->opts.cert_authority);
+	assert_null(authkeys_find_ca(a, key[K_P256]));
+	char fp[SSH_KEY_FP_LEN];
+	ssh_key_fingerprint(key[K_ED1], fp);
+	assert_false(authkeys_contains_fp(a, fp));
+	ssh_key_fingerprint(key[K_P256], fp);
+	assert_true(authkeys_contains_fp(a, fp));
 	assert_no_key_material(log);
 	authkeys_free(a);
 	free(log);
@@ -255,7 +315,8 @@ static void test_bad_lines_rest_load(void **state)
 	assert_non_null(strstr(log, "authorized_keys: ak:4: unsupported key type\n"));
 	assert_non_null(strstr(log, "authorized_keys: ak:6: missing key data\n"));
 	assert_non_null(strstr(log, "authorized_keys: ak:7: invalid key data\n"));
-	assert_non_null(strstr(log, "authorized_keys: ak:8: unknown key type\n"));
+	assert_non_null(strstr(log, "authorized_keys: ak:8: missing end quote in options; line "
+				    "skipped\n"));
 	assert_null(strstr(log, "ak:5:"));
 	assert_null(strstr(log, "ak:9:"));
 	assert_no_key_material(log);
@@ -337,8 +398,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic_file),
 		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_options_skipped),
-		cmocka_unit_test(test_certs_skipped),
+		cmocka_unit_test(test_options_loaded),
+		cmocka_unit_test(test_entry_refusal),
+		cmocka_unit_test(test_certs_and_cas),
 		cmocka_unit_test(test_bad_lines_rest_load),
 		cmocka_unit_test(test_long_and_nul_lines),
 		cmocka_unit_test(test_prefixes),
