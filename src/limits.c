@@ -51,6 +51,11 @@ struct limits *limits_new(const struct config *cfg)
 void limits_configure(struct limits *lim, const struct config *cfg)
 {
 	lim->cfg = cfg;
+	/* The table keeps what sources earned; only its rules change (off: nobody is refused). */
+	if (lim->penalties)
+		penalty_table_configure(lim->penalties, &cfg->penalty);
+	else if (!cfg->penalty.off)
+		lim->penalties = penalty_table_new(&cfg->penalty, 0);
 }
 
 void limits_free(struct limits *lim)

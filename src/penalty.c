@@ -261,6 +261,11 @@ void penalty_add(struct penalty_table *t, const uint8_t *key, size_t len, enum p
 	list_append(t, e);
 }
 
+void penalty_table_configure(struct penalty_table *t, const struct penalty_cfg *cfg)
+{
+	t->cfg = cfg;
+}
+
 bool penalty_refused(struct penalty_table *t, const uint8_t *key, size_t len, uint64_t now_ms)
 {
 	if (t->cfg->off || len == 0 || len > PENALTY_KEY_MAX)

@@ -46,6 +46,8 @@ struct penalty_table;
 
 /* cfg is borrowed and must outlive the table; max_sources 0 means PENALTY_MAX_SOURCES. */
 struct penalty_table *penalty_table_new(const struct penalty_cfg *cfg, size_t max_sources);
+/* A reload: cfg (which must outlive its use, like the first one) replaces the rules. */
+void penalty_table_configure(struct penalty_table *t, const struct penalty_cfg *cfg);
 void penalty_table_free(struct penalty_table *t);
 /* The source with this key (up to PENALTY_KEY_MAX bytes) earns kind's seconds at now_ms. */
 void penalty_add(struct penalty_table *t, const uint8_t *key, size_t len, enum penalty_kind kind,
