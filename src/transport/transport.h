@@ -81,4 +81,12 @@ static inline const char *transport_name(const struct transport *t)
 	return t->ops->name;
 }
 
+/* Hands the readiness callback to a new owner (the accept path gives a transport whose PROXY
+ * header has arrived to its session). The new owner then says what it wants. */
+static inline void transport_set_owner(struct transport *t, transport_cb *cb, void *ctx)
+{
+	t->cb = cb;
+	t->ctx = ctx;
+}
+
 #endif
