@@ -67,6 +67,10 @@ struct config {
 	struct penalty_cfg penalty;
 	struct addrmatch *penalty_exempt; /* parsed; NULL: nobody is exempt */
 	unsigned source_prefix4, source_prefix6;
+	/* --proxy-protocol: 0 off, else the versions accepted as a mask, 1 v1 and 2 v2 (the
+	 * values of proxy_header.h's enum), from the senders in --proxy-protocol-from only. */
+	unsigned proxy_protocol;
+	struct addrmatch *proxy_protocol_from; /* parsed; NULL: none */
 };
 
 enum config_result {

@@ -201,6 +201,21 @@ const char *limits_admit(struct limits *lim, const struct worker *w,
 	return NULL;
 }
 
+const char *limits_admit_pending(struct limits *lim, const struct worker *w)
+{
+	if (w->fd_limit > 0 && w->fds_used + LIMITS_FD_FLOOR >= w->fd_limit)
+		return "out-of-descriptors";
+	if (startups_drop(lim))
+		return "max-startups";
+	lim->unauth++;
+	return NULL;
+}
+
+void limits_pending_done(struct limits *lim)
+{
+	lim->unauth--;
+}
+
 void limits_logged_in(struct limits *lim, const struct sockaddr_storage *peer)
 {
 	limits_add(lim, peer, LIMITS_SOURCE, -1);

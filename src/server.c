@@ -20,11 +20,13 @@
 #include "limits.h"
 #include "log.h"
 #include "net.h"
+#include "proxied.h"
 #include "proxy/proxy_url.h"
 #include "sandbox.h"
 #include "session.h"
 #include "ssh/key.h"
 #include "systemd.h"
+#include "transport/transport.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPTS_PER_WAKEUP 64
@@ -111,8 +113,37 @@ static void log_refused(struct server *srv, const struct sockaddr_storage *peer,
 	srv->refused_held = 0;
 }
 
+/* --proxy-protocol: the header is in and names the client; admitted now by its address. */
+static void proxied_ready(void *owner, struct transport *t, const struct sockaddr_storage *client)
+{
+	struct server *srv = owner;
+	const char *refused = limits_admit(srv->limits, &srv->w, client);
+
+	if (refused != NULL) {
+		log_refused(srv, client, refused);
+		transport_close(t);
+		return;
+	}
+	session_opened(srv, session_new_transport(srv->set, &srv->w, t, client,
+						  &server_session_hooks, srv));
+}
+
+static void proxied_refused(void *owner, const struct sockaddr_storage *from, const char *reason)
+{
+	log_refused(owner, from, reason);
+}
+
+static const struct proxied_hooks server_proxied_hooks = {
+	.ready = proxied_ready,
+	.refused = proxied_refused,
+};
+
 static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
 {
+	if (srv->set->cfg->proxy_protocol != 0) {
+		proxied_accept(&srv->proxied, srv->set->cfg, fd, peer);
+		return;
+	}
 	const char *refused = limits_admit(srv->limits, &srv->w, peer);
 
 	if (refused != NULL) {
@@ -212,6 +243,7 @@ static void start_drain(struct server *srv)
 	log_info("shutting down sessions=%zu drain_timeout=%us", srv->n_sessions,
 		 srv->set->cfg->drain_timeout_s);
 	close_listeners(srv);
+	proxied_close_all(&srv->proxied);
 	loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	if (srv->n_sessions == 0) {
 		loop_stop(srv->w.loop);
@@ -548,6 +580,7 @@ int server_init(struct server *srv, struct config *cfg, int argc, char **argv)
 	if (contain_before_loop(srv) != 0)
 		return -1;
 	srv->limits = limits_new(srv->set->cfg);
+	proxied_init(&srv->proxied, &srv->w, srv->limits, &server_proxied_hooks, srv);
 	if (worker_init(&srv->w, srv->set, SERVER_RESOLVER_THREADS) != 0 ||
 	    setup_signals(srv) != 0 || start_listeners(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
@@ -593,6 +626,8 @@ void server_free(struct server *srv)
 		loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	}
 	close_listeners(srv);
+	if (srv->limits)
+		proxied_close_all(&srv->proxied);
 	worker_free(&srv->w); /* runs the pending frees */
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);

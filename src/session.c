@@ -130,17 +130,11 @@ static void session_init_channels(struct session *s)
 	};
 }
 
-struct session *session_new(const struct settings *set, struct worker *w, int fd,
-			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
-			    void *owner)
+/* The rest of a new session, once it has its transport. */
+static struct session *session_start(struct session *s, const struct settings *set,
+				     struct worker *w, const struct sockaddr_storage *peer,
+				     const struct session_hooks *hooks, void *owner)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
-
-	s->tr = transport_tcp_new(w->loop, fd, session_io_cb, s);
-	if (s->tr == NULL) {
-		free(s);
-		return NULL;
-	}
 	s->set = settings_ref(set);
 	s->w = w;
 	s->hooks = hooks;
@@ -163,6 +157,31 @@ struct session *session_new(const struct settings *set, struct worker *w, int fd
 			 grace_expired, s);
 	session_output(s);
 	return s;
+}
+
+struct session *session_new(const struct settings *set, struct worker *w, int fd,
+			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
+			    void *owner)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->tr = transport_tcp_new(w->loop, fd, session_io_cb, s);
+	if (s->tr == NULL) {
+		free(s);
+		return NULL;
+	}
+	return session_start(s, set, w, peer, hooks, owner);
+}
+
+struct session *session_new_transport(const struct settings *set, struct worker *w,
+				      struct transport *tr, const struct sockaddr_storage *peer,
+				      const struct session_hooks *hooks, void *owner)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->tr = tr;
+	transport_set_owner(tr, session_io_cb, s);
+	return session_start(s, set, w, peer, hooks, owner);
 }
 
 static void session_free_cb(struct loop *l, void *ctx)

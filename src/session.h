@@ -62,6 +62,12 @@ struct session {
 struct session *session_new(const struct settings *set, struct worker *w, int fd,
 			    const struct sockaddr_storage *peer, const struct session_hooks *hooks,
 			    void *owner);
+/* The same on a transport that is already there (one whose PROXY header has arrived: the
+ * client's address is the header's). Takes ownership of tr, becomes its owner
+ * (transport_set_owner) and says what it wants from it. Never fails. */
+struct session *session_new_transport(const struct settings *set, struct worker *w,
+				      struct transport *tr, const struct sockaddr_storage *peer,
+				      const struct session_hooks *hooks, void *owner);
 /* Server shutdown: sends DISCONNECT, flushes briefly, closes. */
 void session_shutdown(struct session *s);
 /* Closes the connection at once (error paths); frees after the current loop step. */
