@@ -98,7 +98,7 @@ static enum proxy_header_status v1_fields(char *line, struct proxy_header *out)
 		out->local = true; /* the rest of the line is to be ignored */
 		return PROXY_HEADER_DONE;
 	}
-	int family = n >= 2 && strcmp(field[1], "TCP4") == 0	 ? AF_INET
+	int family = n >= 2 && strcmp(field[1], "TCP4") == 0   ? AF_INET
 		     : n >= 2 && strcmp(field[1], "TCP6") == 0 ? AF_INET6
 							       : 0;
 	if (family == 0)
@@ -186,21 +186,26 @@ static enum proxy_header_status v2_tlvs(const uint8_t *hdr, size_t off, size_t l
 }
 
 /* The address block of a PROXY command: TCP over IPv4 or IPv6 gives the client's address;
- * UNSPEC and UNIX streams keep the connection's own (the specification's fallback);
- * datagrams are refused. Returns the block's length through *addr_len. */
+ * UNSPEC (family or protocol: the whole block is opaque then, TLVs included) and UNIX streams
+ * keep the connection's own, the specification's fallback; datagrams are refused. Returns the
+ * length of what the TLV walk must skip through *addr_len. */
 static enum proxy_header_status v2_addresses(const uint8_t *hdr, size_t hlen, size_t *addr_len,
 					     struct proxy_header *out)
 {
 	unsigned af = hdr[13] >> 4, proto = hdr[13] & 0x0f;
 	static const size_t need[] = {0, 12, 36, 216};
 
-	*addr_len = 0;
+	*addr_len = hlen;
+	if (af == V2_AF_UNSPEC || proto == V2_PROTO_UNSPEC) {
+		out->local = true;
+		return PROXY_HEADER_DONE;
+	}
 	if (proto == V2_PROTO_DGRAM)
 		return fail(out, "v2: datagram, not a stream");
 	if (hlen < need[af])
 		return fail(out, "v2: length shorter than the addresses");
 	*addr_len = need[af];
-	if (af == V2_AF_UNSPEC || af == V2_AF_UNIX || proto == V2_PROTO_UNSPEC) {
+	if (af == V2_AF_UNIX) {
 		out->local = true;
 		return PROXY_HEADER_DONE;
 	}
