@@ -170,8 +170,11 @@ bool limits_penalise(struct limits *lim, const struct worker *w,
 {
 	uint8_t key[PENALTY_KEY_MAX], len;
 
+	/* A load balancer's own connections (its health checks: PROXY v2 LOCAL) are never
+	 * penalised: that would take every client behind it down with it. */
 	if (lim->penalties == NULL || penalty_seconds(&lim->cfg->penalty, kind) == 0 ||
-	    addrmatch_match(lim->cfg->penalty_exempt, peer))
+	    addrmatch_match(lim->cfg->penalty_exempt, peer) ||
+	    (lim->cfg->proxy_protocol != 0 && addrmatch_match(lim->cfg->proxy_protocol_from, peer)))
 		return false;
 	len = penalty_key(lim, peer, key);
 	penalty_add(lim->penalties, key, len, kind, loop_now_ms(w->loop));

@@ -36,7 +36,8 @@ void limits_logged_in(struct limits *lim, const struct sockaddr_storage *peer);
 void limits_closed(struct limits *lim, const struct sockaddr_storage *peer, bool logged_in);
 /* A connection from peer ended in a way that earns its source block a penalty (never
  * logged in: failed auth, no auth attempt, grace time exceeded). Nothing for sources in
- * --per-source-penalty-exempt or with penalties off. Returns true if a penalty was added. */
+ * --per-source-penalty-exempt, for the load balancers of --proxy-protocol-from, or with
+ * penalties off. Returns true if a penalty was added. */
 bool limits_penalise(struct limits *lim, const struct worker *w,
 		     const struct sockaddr_storage *peer, enum penalty_kind kind);
 

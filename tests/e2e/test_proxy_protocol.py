@@ -19,7 +19,7 @@ class Haproxy:
     """haproxy -db with one frontend per (name, bind host, send-proxy option) in front of the
     alknet server on srv_port; .port[name] is each frontend's port."""
 
-    def __init__(self, tmp_path, srv_port, fronts):
+    def __init__(self, tmp_path, srv_port, fronts, backend_extra=()):
         exe = need("haproxy")
         self.port = {}
         lines = ["global", "    maxconn 200", "defaults", "    mode tcp",
@@ -30,7 +30,7 @@ class Haproxy:
             bind = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
             lines += ["frontend fe_%s" % name, "    bind %s" % bind,
                       "    default_backend be_%s" % name,
-                      "backend be_%s" % name,
+                      "backend be_%s" % name] + ["    " + x for x in backend_extra] + [
                       "    server alknet 127.0.0.1:%d %s" % (srv_port, option)]
         cfg = os.path.join(str(tmp_path), "haproxy.cfg")
         with open(cfg, "w") as f:
@@ -48,8 +48,8 @@ class Haproxy:
 def haproxy_factory(tmp_path):
     started = []
 
-    def make(srv, fronts):
-        h = Haproxy(tmp_path, srv.port, fronts)
+    def make(srv, fronts, **kw):
+        h = Haproxy(tmp_path, srv.port, fronts, **kw)
         started.append(h)
         return h
 
@@ -244,3 +244,20 @@ def test_sender_waiting_does_not_block_others(server_factory, haproxy_factory, k
         for s in stuck:
             s.close()
     assert srv.wait_log('reason="closed before the PROXY header"', 10)
+
+
+def test_health_checks_do_not_penalise_the_balancer(server_factory, haproxy_factory, keys,
+                                                    tmp_path, sink_server):
+    """HAProxy's health checks (v2 LOCAL, then the SSH banner, then a close) end without a
+    login; were they penalised like clients, the balancer would be refused after a few and
+    every client behind it with it."""
+    srv = pp_server(server_factory)
+    hap = haproxy_factory(srv, [("a", "127.0.0.1", "send-proxy-v2 check inter 100ms")],
+                          backend_extra=["option tcp-check", "tcp-check expect rstring ^SSH-2"])
+    # More checks than the default penalty's min (15 noauth seconds) needs.
+    assert wait_until(lambda: srv.log().count("proxy header v2 local") >= 25, 30), srv.log()
+    data = rand_bytes(5000, seed=25)
+    with forward_from(srv, hap.port["a"], keys, tmp_path, "127.0.0.2", sink_server.port) as f:
+        assert transfer(f.port, data) == [sha256_hex(data), str(len(data))]
+    assert "reason=penalty" not in srv.log()
+    assert "penalty remote_addr=127.0.0.1" not in srv.log()
