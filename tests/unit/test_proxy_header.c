@@ -127,7 +127,8 @@ static void test_v1_unknown(void **state)
 	assert_true(h.local);
 	/* The specification's worst case: exactly 107 bytes. */
 	snprintf(worst, sizeof(worst), "PROXY UNKNOWN %s %s 65535 65535\r\n",
-		 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+		 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
 	assert_int_equal(strlen(worst), PROXY_HEADER_V1_MAX);
 	v1_ok(worst, PROXY_HEADER_V1, &h);
 	assert_true(h.local);
@@ -367,11 +368,11 @@ static void test_v2_tlvs(void **state)
 
 	(void)state;
 	memcpy(body, V4_BODY, 12);
-	n += tlv(body + n, 0x01, "h2", 2);		   /* ALPN */
-	n += tlv(body + n, 0x02, "example.com", 11);	   /* authority */
-	n += tlv(body + n, 0x04, NULL, 0);		   /* NOOP */
-	n += tlv(body + n, 0x20, "\x01\0\0\0\0", 5);	   /* SSL */
-	n += tlv(body + n, 0xe0, "custom", 6);		   /* application range */
+	n += tlv(body + n, 0x01, "h2", 2);	     /* ALPN */
+	n += tlv(body + n, 0x02, "example.com", 11); /* authority */
+	n += tlv(body + n, 0x04, NULL, 0);	     /* NOOP */
+	n += tlv(body + n, 0x20, "\x01\0\0\0\0", 5); /* SSL */
+	n += tlv(body + n, 0xe0, "custom", 6);	     /* application range */
 	struct proxy_header h = parse_ok(b, v2(b, 0x21, 0x11, body, n), PROXY_HEADER_ANY);
 	assert_addr(&h.src, "192.0.2.7", 56324);
 	/* The largest header taken: a NOOP TLV fills it to PROXY_HEADER_MAX bytes. */
