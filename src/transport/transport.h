@@ -1,7 +1,7 @@
-/* The byte stream of one client connection, below the SSH engine: plain TCP now, TLS and a
- * PROXY-protocol header later. The session talks only to this interface (redis's
- * ConnectionType is the model): it reads and writes bytes, says which readiness it wants,
- * and is called back when that readiness comes.
+/* The byte stream of one client connection, below the SSH engine: plain TCP and the PROXY
+ * protocol header over it (proxy_header.h) now, TLS later. The session talks only to this
+ * interface (redis's ConnectionType is the model): it reads and writes bytes, says which
+ * readiness it wants, and is called back when that readiness comes.
  *
  * Ownership: the transport owns its socket and its loop registration; the session owns the
  * transport and ends it with transport_close(). A transport that holds bytes it has already

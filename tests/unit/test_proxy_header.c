@@ -370,7 +370,7 @@ static void test_v2_tlvs(void **state)
 	memcpy(body, V4_BODY, 12);
 	n += tlv(body + n, 0x01, "h2", 2);	     /* ALPN */
 	n += tlv(body + n, 0x02, "example.com", 11); /* authority */
-	n += tlv(body + n, 0x04, NULL, 0);	     /* NOOP */
+	n += tlv(body + n, 0x04, "", 0);	     /* NOOP */
 	n += tlv(body + n, 0x20, "\x01\0\0\0\0", 5); /* SSL */
 	n += tlv(body + n, 0xe0, "custom", 6);	     /* application range */
 	struct proxy_header h = parse_ok(b, v2(b, 0x21, 0x11, body, n), PROXY_HEADER_ANY);
