@@ -261,3 +261,34 @@ def test_health_checks_do_not_penalise_the_balancer(server_factory, haproxy_fact
         assert transfer(f.port, data) == [sha256_hex(data), str(len(data))]
     assert "reason=penalty" not in srv.log()
     assert "penalty remote_addr=127.0.0.1" not in srv.log()
+
+
+def test_reload_switches_proxy_protocol(server_factory, keys, tmp_path):
+    """--proxy-protocol and its senders come from the configuration file like the rest: a
+    reload turns it on for new connections, and a bad list keeps the old configuration."""
+    import signal
+    d = tmp_path / "etc"
+    d.mkdir(mode=0o700)
+    conf = d / "alknet.conf"
+    conf.write_text("log-level debug\n")
+    os.chmod(conf, 0o644)
+    srv = server_factory("--config", str(conf))
+
+    def hup(count):
+        srv.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: srv.log().count("reload ok") +
+                          srv.log().count("reload failed") >= count, 10), srv.log()
+
+    assert banner_from(srv.port, "127.0.0.1").startswith(b"SSH-2.0-alknet")
+    conf.write_text("log-level debug\nproxy-protocol v1\nproxy-protocol-from 127.0.0.1/8\n")
+    hup(1)
+    assert "reload failed: %s:3: proxy-protocol-from: " % conf in srv.log(), srv.log()
+    conf.write_text("log-level debug\nproxy-protocol v1\nproxy-protocol-from 127.0.0.1\n")
+    hup(2)
+    assert "reload ok" in srv.log(), srv.log()
+    # A plain SSH client is now refused (it speaks first, as OpenSSH does).
+    assert fake_sender(srv.port, b"SSH-2.0-OpenSSH_9.2p1\r\n") == b""
+    assert srv.wait_log('remote_addr=127.0.0.1 reason="not a PROXY header"', 10)
+    assert fake_sender(srv.port, b"PROXY TCP4 127.0.0.7 127.0.0.1 1 2\r\n",
+                       close=True).startswith(b"SSH-2.0-alknet")
+    assert srv.wait_log("connection opened remote_addr=127.0.0.7 transport=tcp+proxy", 10)
