@@ -112,6 +112,13 @@ void config_usage(FILE *out)
 		"                             metadata), CGNAT, ULA and multicast destinations\n"
 		"                             unless a --policy rule allows them first\n"
 		"                             (in the file: deny-private yes)\n"
+		"  --proxy-protocol v1|v2|any a load balancer sends a PROXY protocol header\n"
+		"                             (HAProxy send-proxy, send-proxy-v2) before each\n"
+		"                             connection; its client address is then used for\n"
+		"                             logs and limits (default off)\n"
+		"  --proxy-protocol-from CIDR,...  the balancers' addresses: connections from\n"
+		"                             anywhere else are dropped (required with\n"
+		"                             --proxy-protocol)\n"
 		"  --user NAME                after binding and reading the host key, run as NAME\n"
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
@@ -161,6 +168,8 @@ enum {
 	OPT_STEALTH,
 	OPT_POLICY,
 	OPT_DENY_PRIVATE,
+	OPT_PROXY_PROTOCOL,
+	OPT_PROXY_PROTOCOL_FROM,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -204,6 +213,8 @@ static const struct option options[] = {
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
 	{"policy", required_argument, NULL, OPT_POLICY},
 	{"deny-private", optional_argument, NULL, OPT_DENY_PRIVATE},
+	{"proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL},
+	{"proxy-protocol-from", required_argument, NULL, OPT_PROXY_PROTOCOL_FROM},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -372,6 +383,30 @@ static int parse_penalty_option(const struct cfg_src *src, int c, const char *ar
 			"%s", err);
 }
 
+/* --proxy-protocol off|v1|v2|any and --proxy-protocol-from CIDR,... (addrmatch.h). */
+static int parse_proxy_protocol(const struct cfg_src *src, int c, const char *arg,
+				struct config *cfg)
+{
+	static const char *const modes[] = {"off", "v1", "v2", "any"};
+	char err[128];
+
+	if (c == OPT_PROXY_PROTOCOL) {
+		for (unsigned i = 0; i < 4; i++) {
+			if (strcmp(arg, modes[i]) == 0) {
+				cfg->proxy_protocol = i;
+				return 0;
+			}
+		}
+		return cfg_fail(src, "proxy-protocol", "'%s' is not off, v1, v2 or any", arg);
+	}
+	struct addrmatch *m;
+	if (addrmatch_parse(arg, &m, err, sizeof(err)) != 0)
+		return cfg_fail(src, "proxy-protocol-from", "%s", err);
+	addrmatch_free(cfg->proxy_protocol_from);
+	cfg->proxy_protocol_from = m;
+	return 0;
+}
+
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
@@ -431,6 +466,9 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 		return parse_penalty_option(src, c, arg, cfg);
 	case OPT_SOURCE_PREFIX:
 		return parse_source_prefix(src, arg, cfg);
+	case OPT_PROXY_PROTOCOL:
+	case OPT_PROXY_PROTOCOL_FROM:
+		return parse_proxy_protocol(src, c, arg, cfg);
 	case OPT_USER:
 		cfg->user = arg;
 		return 0;
@@ -545,6 +583,8 @@ void config_free(struct config *cfg)
 	cfg->file_text = NULL;
 	addrmatch_free(cfg->penalty_exempt);
 	cfg->penalty_exempt = NULL;
+	addrmatch_free(cfg->proxy_protocol_from);
+	cfg->proxy_protocol_from = NULL;
 }
 
 void config_listen_str(const struct config *cfg, char *out, size_t outlen)
@@ -646,6 +686,11 @@ static void config_check(struct config *cfg, struct diag *d)
 		struct cfg_src src = {.d = d};
 		add_listen(&src, "0.0.0.0:22", cfg);
 	}
+	if (cfg->proxy_protocol != 0 && cfg->proxy_protocol_from == NULL)
+		diag_error(d,
+			   "%s: proxy-protocol: needs proxy-protocol-from (the addresses of the "
+			   "load balancers allowed to send the header)",
+			   where);
 	config_proxy(cfg, d);
 }
 

@@ -34,7 +34,7 @@ struct config {
 	bool tls;	  /* --transport tls (else tcp) */
 	bool stealth;	  /* --stealth: wait for the client's SSH banner, else act as nginx */
 	const char *tls_cert, *tls_key;
-	bool sandbox; /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	bool sandbox;		 /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
 	const char *policy_path; /* --policy: forwarding rules (policy_rules.h); NULL: none */
 	bool deny_private;	 /* --deny-private: the private-network preset */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
@@ -72,6 +72,10 @@ struct config {
 	struct penalty_cfg penalty;
 	struct addrmatch *penalty_exempt; /* parsed; NULL: nobody is exempt */
 	unsigned source_prefix4, source_prefix6;
+	/* --proxy-protocol: 0 off, else the versions accepted as a mask, 1 v1 and 2 v2 (the
+	 * values of proxy_header.h's enum), from the senders in --proxy-protocol-from only. */
+	unsigned proxy_protocol;
+	struct addrmatch *proxy_protocol_from; /* parsed; NULL: none */
 };
 
 enum config_result {

@@ -175,8 +175,11 @@ bool limits_penalise(struct limits *lim, const struct worker *w,
 {
 	uint8_t key[PENALTY_KEY_MAX], len;
 
+	/* A load balancer's own connections (its health checks: PROXY v2 LOCAL) are never
+	 * penalised: that would take every client behind it down with it. */
 	if (lim->penalties == NULL || penalty_seconds(&lim->cfg->penalty, kind) == 0 ||
-	    addrmatch_match(lim->cfg->penalty_exempt, peer))
+	    addrmatch_match(lim->cfg->penalty_exempt, peer) ||
+	    (lim->cfg->proxy_protocol != 0 && addrmatch_match(lim->cfg->proxy_protocol_from, peer)))
 		return false;
 	len = penalty_key(lim, peer, key);
 	penalty_add(lim->penalties, key, len, kind, loop_now_ms(w->loop));
@@ -204,6 +207,21 @@ const char *limits_admit(struct limits *lim, const struct worker *w,
 	limits_add(lim, peer, LIMITS_SOURCE, 1);
 	lim->unauth++;
 	return NULL;
+}
+
+const char *limits_admit_pending(struct limits *lim, const struct worker *w)
+{
+	if (w->fd_limit > 0 && w->fds_used + LIMITS_FD_FLOOR >= w->fd_limit)
+		return "out-of-descriptors";
+	if (startups_drop(lim))
+		return "max-startups";
+	lim->unauth++;
+	return NULL;
+}
+
+void limits_pending_done(struct limits *lim)
+{
+	lim->unauth--;
 }
 
 void limits_logged_in(struct limits *lim, const struct sockaddr_storage *peer)

@@ -24,12 +24,20 @@ void limits_free(struct limits *lim);
  * once), or the refusal reason for the log line ("max-startups", ...). */
 const char *limits_admit(struct limits *lim, const struct worker *w,
 			 const struct sockaddr_storage *peer);
+/* A connection from a PROXY-protocol sender (--proxy-protocol) before its header: the client
+ * is not known yet, so only what does not depend on its address applies (the descriptor
+ * floor, --max-startups); the sender's own address is not counted. Returns NULL and counts it
+ * as unauthenticated (limits_pending_done must follow once, before limits_admit with the
+ * client's address), or the refusal reason. */
+const char *limits_admit_pending(struct limits *lim, const struct worker *w);
+void limits_pending_done(struct limits *lim);
 /* The connection logged in: it no longer counts as unauthenticated. */
 void limits_logged_in(struct limits *lim, const struct sockaddr_storage *peer);
 void limits_closed(struct limits *lim, const struct sockaddr_storage *peer, bool logged_in);
 /* A connection from peer ended in a way that earns its source block a penalty (never
  * logged in: failed auth, no auth attempt, grace time exceeded). Nothing for sources in
- * --per-source-penalty-exempt or with penalties off. Returns true if a penalty was added. */
+ * --per-source-penalty-exempt, for the load balancers of --proxy-protocol-from, or with
+ * penalties off. Returns true if a penalty was added. */
 bool limits_penalise(struct limits *lim, const struct worker *w,
 		     const struct sockaddr_storage *peer, enum penalty_kind kind);
 

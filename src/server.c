@@ -20,6 +20,7 @@
 #include "limits.h"
 #include "log.h"
 #include "net.h"
+#include "proxied.h"
 #include "proxy/proxy_url.h"
 #include "sandbox.h"
 #include "session.h"
@@ -28,6 +29,7 @@
 #include "transport/stealth.h"
 #include "transport/tcp.h"
 #include "transport/tls.h"
+#include "transport/transport.h"
 #include "xmalloc.h"
 
 #define SERVER_ACCEPTS_PER_WAKEUP 64
@@ -115,15 +117,14 @@ static void log_refused(struct server *srv, const struct sockaddr_storage *peer,
 	srv->refused_held = 0;
 }
 
-/* The connection's byte stream, from the configuration: TCP, TLS over it, and with --stealth
- * the banner check above TLS. NULL when the loop refused the socket (fd closed). */
-static struct transport *open_transport(struct server *srv, int fd,
-					const struct sockaddr_storage *peer)
+/* TLS over the connection's transport (TCP, or TCP behind a PROXY header), and with --stealth
+ * the banner check above TLS; as configured. */
+static struct transport *layer_transport(struct server *srv, struct transport *tr,
+					 const struct sockaddr_storage *peer)
 {
-	struct transport *tr = transport_tcp_new(srv->w.loop, fd, NULL, NULL);
 	char addr[64];
 
-	if (tr == NULL || !srv->set->cfg->tls)
+	if (!srv->set->cfg->tls)
 		return tr;
 	net_addr_str(peer, addr, sizeof(addr));
 	tr = transport_tls_new(srv->w.loop, tr, srv->set->tls, addr);
@@ -132,8 +133,46 @@ static struct transport *open_transport(struct server *srv, int fd,
 	return tr;
 }
 
+/* The connection's byte stream. NULL when the loop refused the socket (fd closed). */
+static struct transport *open_transport(struct server *srv, int fd,
+					const struct sockaddr_storage *peer)
+{
+	struct transport *tr = transport_tcp_new(srv->w.loop, fd, NULL, NULL);
+
+	return tr ? layer_transport(srv, tr, peer) : NULL;
+}
+
+/* --proxy-protocol: the header is in and names the client; admitted now by its address. */
+static void proxied_ready(void *owner, struct transport *t, const struct sockaddr_storage *client)
+{
+	struct server *srv = owner;
+	const char *refused = limits_admit(srv->limits, &srv->w, client);
+
+	if (refused != NULL) {
+		log_refused(srv, client, refused);
+		transport_close(t);
+		return;
+	}
+	t = layer_transport(srv, t, client);
+	session_opened(srv, session_new(srv->set, &srv->w, t, client, &server_session_hooks, srv));
+}
+
+static void proxied_refused(void *owner, const struct sockaddr_storage *from, const char *reason)
+{
+	log_refused(owner, from, reason);
+}
+
+static const struct proxied_hooks server_proxied_hooks = {
+	.ready = proxied_ready,
+	.refused = proxied_refused,
+};
+
 static void accept_one(struct server *srv, int fd, const struct sockaddr_storage *peer)
 {
+	if (srv->set->cfg->proxy_protocol != 0) {
+		proxied_accept(&srv->proxied, srv->set->cfg, fd, peer);
+		return;
+	}
 	const char *refused = limits_admit(srv->limits, &srv->w, peer);
 
 	if (refused != NULL) {
@@ -233,6 +272,7 @@ static void start_drain(struct server *srv)
 	log_info("shutting down sessions=%zu drain_timeout=%us", srv->n_sessions,
 		 srv->set->cfg->drain_timeout_s);
 	close_listeners(srv);
+	proxied_close_all(&srv->proxied);
 	loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	if (srv->n_sessions == 0) {
 		loop_stop(srv->w.loop);
@@ -486,8 +526,12 @@ static int load_settings(struct server *srv, struct config *cfg)
 /* The directories of the files a reload reads: the only ones Landlock leaves readable. */
 static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_t max)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
-			       cfg->tls_cert, cfg->tls_key, cfg->policy_path};
+	const char *files[] = {cfg->authorized_keys_path,
+			       cfg->config_path,
+			       cfg->proxy_file,
+			       cfg->tls_cert,
+			       cfg->tls_key,
+			       cfg->policy_path};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
@@ -502,8 +546,12 @@ static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_
 /* Files a reload reads must stay readable after the switch to --user. */
 static void warn_unreadable(const struct config *cfg)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
-			       cfg->tls_cert, cfg->tls_key, cfg->policy_path};
+	const char *files[] = {cfg->authorized_keys_path,
+			       cfg->config_path,
+			       cfg->proxy_file,
+			       cfg->tls_cert,
+			       cfg->tls_key,
+			       cfg->policy_path};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (files[i] && access(files[i], R_OK) != 0)
@@ -571,6 +619,7 @@ int server_init(struct server *srv, struct config *cfg, int argc, char **argv)
 	if (contain_before_loop(srv) != 0)
 		return -1;
 	srv->limits = limits_new(srv->set->cfg);
+	proxied_init(&srv->proxied, &srv->w, srv->limits, &server_proxied_hooks, srv);
 	if (worker_init(&srv->w, srv->set, SERVER_RESOLVER_THREADS) != 0 ||
 	    setup_signals(srv) != 0 || start_listeners(srv) != 0) {
 		fprintf(stderr, "alknet: cannot set up the event loop: %s\n", strerror(errno));
@@ -616,6 +665,8 @@ void server_free(struct server *srv)
 		loop_timer_stop(srv->w.loop, &srv->accept_retry);
 	}
 	close_listeners(srv);
+	if (srv->limits)
+		proxied_close_all(&srv->proxied);
 	worker_free(&srv->w); /* runs the pending frees */
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);

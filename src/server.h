@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "proxied.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -42,6 +43,7 @@ struct server {
 	struct session *sessions; /* doubly linked through session->next/prev */
 	size_t n_sessions;
 	struct limits *limits;
+	struct proxied_set proxied; /* --proxy-protocol: connections waiting for the header */
 	uint64_t refused_log_ms;
 	unsigned refused_held;
 	uint64_t accept_warned_ms;

@@ -144,8 +144,7 @@ struct session *session_new(const struct settings *set, struct worker *w, struct
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->tr = tr;
-	tr->cb = session_io_cb;
-	tr->ctx = s;
+	transport_set_owner(tr, session_io_cb, s);
 	s->set = settings_ref(set);
 	s->w = w;
 	s->hooks = hooks;

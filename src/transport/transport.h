@@ -1,7 +1,7 @@
-/* The byte stream of one client connection, below the SSH engine: plain TCP now, TLS and a
- * PROXY-protocol header later. The session talks only to this interface (redis's
- * ConnectionType is the model): it reads and writes bytes, says which readiness it wants,
- * and is called back when that readiness comes.
+/* The byte stream of one client connection, below the SSH engine: plain TCP and the PROXY
+ * protocol header over it (proxy_header.h) now, TLS later. The session talks only to this
+ * interface (redis's ConnectionType is the model): it reads and writes bytes, says which
+ * readiness it wants, and is called back when that readiness comes.
  *
  * Ownership: the transport owns its socket and its loop registration; the session owns the
  * transport and ends it with transport_close(). A transport that holds bytes it has already
@@ -82,6 +82,14 @@ static inline void transport_close(struct transport *t)
 static inline const char *transport_name(const struct transport *t)
 {
 	return t->ops->name;
+}
+
+/* Hands the readiness callback to a new owner (the accept path gives a transport whose PROXY
+ * header has arrived to its session). The new owner then says what it wants. */
+static inline void transport_set_owner(struct transport *t, transport_cb *cb, void *ctx)
+{
+	t->cb = cb;
+	t->ctx = ctx;
 }
 
 #endif

@@ -370,6 +370,43 @@ def proxy_seeds():
         write(h, "url%02d" % i, u)
 
 
+def crc32c(b):
+    crc = 0xffffffff
+    for c in b:
+        crc ^= c
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82f63b78 if crc & 1 else crc >> 1
+    return crc ^ 0xffffffff
+
+
+def proxy_header_seeds():
+    """PROXY protocol headers (src/transport/proxy_header.c), each followed by a client's first
+    SSH bytes, as HAProxy's send-proxy / send-proxy-v2 put them on the wire."""
+    h = "fuzz_proxy_header"
+    ssh = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    v4 = bytes([127, 0, 0, 2, 127, 0, 0, 1]) + u16(40000) + u16(2222)
+    v6 = bytes(15) + b"\1" + bytes(15) + b"\1" + u16(40000) + u16(2222)
+    write(h, "v1-tcp4", b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 2222\r\n" + ssh)
+    write(h, "v1-tcp6", b"PROXY TCP6 2001:db8::7 ::1 40000 2222\r\n" + ssh)
+    write(h, "v1-unknown", b"PROXY UNKNOWN\r\n" + ssh)
+    write(h, "v1-unknown-long", b"PROXY UNKNOWN " + b"f" * 39 + b" " + b"f" * 39 +
+          b" 65535 65535\r\n")
+    write(h, "v1-no-crlf", b"PROXY TCP4 " + b"1" * 100)
+    write(h, "v2-tcp4", sig + b"\x21\x11" + u16(12) + v4 + ssh)
+    write(h, "v2-tcp6", sig + b"\x21\x21" + u16(36) + v6 + ssh)
+    write(h, "v2-local", sig + b"\x20\x00" + u16(0) + ssh)
+    write(h, "v2-unix", sig + b"\x21\x31" + u16(216) + b"/tmp/a" + bytes(210) + ssh)
+    write(h, "v2-udp", sig + b"\x21\x12" + u16(12) + v4)
+    tlvs = b"\x01" + u16(2) + b"h2" + b"\x02" + u16(4) + b"host" + b"\x05" + u16(8) + b"uniqueid"
+    write(h, "v2-tlvs", sig + b"\x21\x11" + u16(12 + len(tlvs)) + v4 + tlvs + ssh)
+    body = v4 + b"\x03" + u16(4) + bytes(4)
+    hdr = sig + b"\x21\x11" + u16(len(body)) + body
+    write(h, "v2-crc32c", hdr[:-4] + struct.pack(">I", crc32c(hdr)) + ssh)
+    write(h, "v2-bad-tlv", sig + b"\x21\x11" + u16(14) + v4 + b"\x01\xff")
+    write(h, "ssh-banner", ssh)
+
+
 def preauth_seeds():
     """Variations on the captured OpenSSH KEXINIT."""
     h = "fuzz_ssh_preauth"
@@ -541,6 +578,9 @@ def main():
     if sys.argv[1:] == ["--sntrup761"]:
         sntrup761_seeds()
         return
+    if sys.argv[1:] == ["--proxy-header"]:
+        proxy_header_seeds()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         keys = keygen(tmp)
         key_seeds(keys)
@@ -548,6 +588,7 @@ def main():
         session_seeds(keys)
     small_seeds()
     proxy_seeds()
+    proxy_header_seeds()
     preauth_seeds()
     flood_seeds()
     mlkem_seeds()

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "addrmatch.h"
 #include "config.h"
 #include "config_file.h"
 #include "diag.h"
@@ -147,6 +148,29 @@ static void test_keyword_errors_name_file_and_line(void **state)
 	config_free(&cfg);
 }
 
+static void test_proxy_protocol(void **state)
+{
+	struct config cfg;
+	(void)state;
+	struct diag d =
+		apply(&cfg, "proxy-protocol v2\nproxy-protocol-from 127.0.0.1, 10.0.0.0/8\n");
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(cfg.proxy_protocol, 2);
+	assert_non_null(cfg.proxy_protocol_from);
+	assert_int_equal(cfg.proxy_protocol_from->n, 2);
+	config_free(&cfg);
+	d = apply(&cfg, "proxy-protocol any\n");
+	assert_int_equal(cfg.proxy_protocol, 3);
+	config_free(&cfg);
+	d = apply(&cfg, "\nproxy-protocol v3\n");
+	assert_string_equal(d.first, "f:2: proxy-protocol: 'v3' is not off, v1, v2 or any");
+	config_free(&cfg);
+	d = apply(&cfg, "proxy-protocol-from 10.0.0.1/8\n");
+	assert_int_equal(d.errors, 1);
+	assert_true(strncmp(d.first, "f:1: proxy-protocol-from: ", 26) == 0);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_keywords_set_values),
 		cmocka_unit_test(test_keyword_errors_name_file_and_line),
+		cmocka_unit_test(test_proxy_protocol),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
