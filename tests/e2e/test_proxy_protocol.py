@@ -292,3 +292,38 @@ def test_reload_switches_proxy_protocol(server_factory, keys, tmp_path):
     assert fake_sender(srv.port, b"PROXY TCP4 127.0.0.7 127.0.0.1 1 2\r\n",
                        close=True).startswith(b"SSH-2.0-alknet")
     assert srv.wait_log("connection opened remote_addr=127.0.0.7 transport=tcp+proxy", 10)
+
+
+@pytest.mark.parametrize("stealth", [False, True])
+def test_tls_behind_haproxy(server_factory, haproxy_factory, keys, tmp_path, echo_server,
+                            stealth):
+    """TLS (and --stealth) over the PROXY header: HAProxy sends the header, then the client's
+    TLS bytes; the server sees the client's address and tunnels intact."""
+    import ssl
+    import paramiko
+    from test_tls import make_cert
+    d = tmp_path / "tls"
+    d.mkdir(mode=0o700)
+    cert, key = make_cert(str(d), "server")
+    srv = pp_server(server_factory, "--transport", "tls", "--tls-cert", cert, "--tls-key", key,
+                    *(["--stealth"] if stealth else []))
+    hap = haproxy_factory(srv, [("t", "127.0.0.1", "send-proxy-v2")])
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", hap.port["t"]), timeout=10,
+                                   source_address=("127.0.0.2", 0))
+    t = paramiko.Transport(ctx.wrap_socket(raw, server_hostname="localhost"))
+    t.start_client(timeout=10)
+    t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
+    ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
+    data = rand_bytes(100000, seed=5)
+    ch.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        got += ch.recv(len(data) - len(got))
+    assert got == data
+    t.close()
+    log = srv.log()
+    assert "connection opened remote_addr=127.0.0.2 transport=tls" in log, log
+    assert "remote_addr=127.0.0.1" not in log, log
