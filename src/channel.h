@@ -71,6 +71,7 @@ struct channel_set {
 	unsigned count;
 	unsigned dialing;	  /* outbound connects in progress (types that dial count them) */
 	struct worker_user *user; /* the logged-in key's counts (worker.h); set at login */
+	bool no_port_forwarding;  /* set at login: the certificate lacks permit-port-forwarding */
 	void (*output)(void *owner); /* output was queued: write it after this pass */
 	void (*empty)(void *owner);  /* the last channel is gone */
 	void *owner;

@@ -47,6 +47,13 @@ void config_usage(FILE *out)
 		"-f PATH)\n"
 		"  --authorized-keys PATH     OpenSSH authorized_keys file of the allowed client "
 		"keys\n"
+		"  --cert-authority PATH      trust OpenSSH user certificates signed by the CA\n"
+		"                             public keys in PATH (one a line, like sshd's\n"
+		"                             TrustedUserCAKeys); forwarding needs the\n"
+		"                             certificate's permit-port-forwarding\n"
+		"  --cert-clock-skew SECONDS  slack on certificate validity times (default 0)\n"
+		"  --revoked-keys PATH        refuse the keys, certificates (serial:N, key-id:ID)\n"
+		"                             and CAs listed in PATH\n"
 		"  --listen ADDR:PORT         address to listen on (default 0.0.0.0:22; IPv6: "
 		"[::]:22);\n"
 		"                             repeat it for several addresses\n"
@@ -140,6 +147,9 @@ enum {
 	OPT_SOURCE_PREFIX,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_CERT_AUTHORITY,
+	OPT_CERT_SKEW,
+	OPT_REVOKED_KEYS,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -177,6 +187,9 @@ static const struct option options[] = {
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"user", required_argument, NULL, OPT_USER},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"cert-authority", required_argument, NULL, OPT_CERT_AUTHORITY},
+	{"cert-clock-skew", required_argument, NULL, OPT_CERT_SKEW},
+	{"revoked-keys", required_argument, NULL, OPT_REVOKED_KEYS},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -407,6 +420,14 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 	case OPT_USER:
 		cfg->user = arg;
 		return 0;
+	case OPT_CERT_AUTHORITY:
+		cfg->cert_authority_path = arg;
+		return 0;
+	case OPT_CERT_SKEW:
+		return parse_uint(src, "cert-clock-skew", arg, 0, 86400, &cfg->cert_clock_skew_s);
+	case OPT_REVOKED_KEYS:
+		cfg->revoked_keys_path = arg;
+		return 0;
 	case OPT_SANDBOX:
 		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
 			cfg->sandbox = strcmp(arg, "on") == 0;
@@ -578,8 +599,9 @@ static void config_check(struct config *cfg, struct diag *d)
 
 	if (cfg->key_path == NULL)
 		diag_error(d, "%s: no host key: set --key (the host private key)", where);
-	if (cfg->authorized_keys_path == NULL)
-		diag_error(d, "%s: no authorized keys: set --authorized-keys", where);
+	if (cfg->authorized_keys_path == NULL && cfg->cert_authority_path == NULL)
+		diag_error(d, "%s: no authorized keys: set --authorized-keys (or --cert-authority)",
+			   where);
 	if (cfg->n_listen == 0) {
 		struct cfg_src src = {.d = d};
 		add_listen(&src, "0.0.0.0:22", cfg);

@@ -29,9 +29,12 @@ struct config {
 	const char *config_path; /* --config */
 	bool check;		 /* --check: validate and exit */
 	const char *key_path;
-	const char *authorized_keys_path;
-	const char *user; /* --user: switch to it after start-up; NULL: stay */
-	bool sandbox;	  /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
+	const char *authorized_keys_path; /* NULL only with cert_authority_path */
+	const char *cert_authority_path;  /* --cert-authority: trusted user CA keys */
+	const char *revoked_keys_path;	  /* --revoked-keys */
+	unsigned cert_clock_skew_s;	  /* --cert-clock-skew */
+	const char *user;		  /* --user: switch to it after start-up; NULL: stay */
+	bool sandbox; /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned n_listen;
 	bool listen_from_cli; /* a --listen was given: the file's listen lines don't count */

@@ -462,10 +462,14 @@ static int load_settings(struct server *srv, struct config *cfg)
 	return srv->set ? 0 : -1;
 }
 
+/* Files a reload reads: authorized keys, config, proxy file, CA keys, revoked keys. */
+#define RELOAD_FILES 5
+
 /* The directories of the files a reload reads: the only ones Landlock leaves readable. */
 static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_t max)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
+			       cfg->cert_authority_path, cfg->revoked_keys_path};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
@@ -480,7 +484,8 @@ static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_
 /* Files a reload reads must stay readable after the switch to --user. */
 static void warn_unreadable(const struct config *cfg)
 {
-	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file};
+	const char *files[] = {cfg->authorized_keys_path, cfg->config_path, cfg->proxy_file,
+			       cfg->cert_authority_path, cfg->revoked_keys_path};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (files[i] && access(files[i], R_OK) != 0)
@@ -493,8 +498,8 @@ static void warn_unreadable(const struct config *cfg)
 static int contain_before_loop(struct server *srv)
 {
 	const struct config *cfg = srv->set->cfg;
-	char err[256], dirs[3][PATH_MAX];
-	const char *dirp[3];
+	char err[256], dirs[RELOAD_FILES][PATH_MAX];
+	const char *dirp[RELOAD_FILES];
 
 	if (sandbox_drop_privileges(cfg->user, err, sizeof(err)) != 0) {
 		fprintf(stderr, "alknet: %s\n", err);
@@ -503,7 +508,7 @@ static int contain_before_loop(struct server *srv)
 	warn_unreadable(cfg);
 	if (!cfg->sandbox)
 		return 0;
-	size_t n = reload_dirs(cfg, dirs, 3);
+	size_t n = reload_dirs(cfg, dirs, RELOAD_FILES);
 	for (size_t i = 0; i < n; i++)
 		dirp[i] = dirs[i];
 	srv->landlock_abi = sandbox_restrict_files(dirp, n);

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/authorized_keys.h"
+#include "auth/cert.h"
+#include "auth/revoked.h"
 #include "channel_direct_tcpip.h"
 #include "channel_session.h"
 #include "config.h"
@@ -14,6 +17,7 @@
 #include "net.h"
 #include "settings.h"
 #include "ssh/key.h"
+#include "ssh/key_cert.h"
 #include "ssh/ssh.h"
 #include "transport/tcp.h"
 #include "worker.h"
@@ -283,9 +287,10 @@ static void session_write(struct session *s)
 }
 
 /* A failed attempt: logged for fail2ban (every peer string escaped: one line per event, and
- * result=reject stays on the attacker's line), counted against --max-auth-attempts. */
+ * result=reject stays on the attacker's line), counted against --max-auth-attempts. why is
+ * one of our fixed reasons (never the peer's text). */
 static void auth_failed(struct session *s, const char *user, const char *method,
-			const struct ssh_key *key)
+			const struct ssh_key *key, const char *why)
 {
 	char safe_user[LOG_SAFE_LEN], safe_method[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
 	unsigned n = ++s->auth_failures;
@@ -294,12 +299,13 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 	if (key) {
 		ssh_key_fingerprint(key, fp);
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=reject "
-			 "attempt=%u",
-			 s->addr, safe_user, fp, n);
+			 "attempt=%u reason=\"%s\"",
+			 s->addr, safe_user, fp, n, why);
 	} else {
 		log_safe(method, safe_method, sizeof(safe_method));
-		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u",
-			 s->addr, safe_user, safe_method, n);
+		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u "
+			 "reason=\"%s\"",
+			 s->addr, safe_user, safe_method, n, why);
 	}
 	if (n >= s->set->cfg->max_auth_attempts) {
 		log_warn("too many auth failures remote_addr=%s attempts=%u", s->addr, n);
@@ -309,16 +315,29 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 	}
 }
 
+/* " key_id=ID serial=N ca_fingerprint=FP" for the accept line (the key ID escaped). */
+static void cert_log_fields(const struct ssh_cert *c, char *out, size_t outlen)
+{
+	char id[LOG_SAFE_LEN], ca[SSH_KEY_FP_LEN];
+
+	ssh_key_fingerprint(c->ca_key, ca);
+	snprintf(out, outlen, " key_id=%s serial=%llu ca_fingerprint=%s",
+		 log_safe(c->key_id, id, sizeof(id)), (unsigned long long)c->serial, ca);
+}
+
 /* A login succeeded: logged, the grace timer gives way to the re-key timer, and the key's
  * channel counts (--max-channels-per-user) start. Before the answer, which frees the
  * request's user and key. */
 static void login_accepted(struct session *s, const struct ssh_event *ev)
 {
-	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
+	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN], cert[LOG_SAFE_LEN + 160] = "";
 
 	ssh_key_fingerprint(ev->key, fp);
-	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept", s->addr,
-		 log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
+	if (ev->cert)
+		cert_log_fields(ev->cert, cert, sizeof(cert));
+	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s%s result=accept%s",
+		 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp, cert,
+		 s->chans.no_port_forwarding ? " port_forwarding=denied" : "");
 	loop_timer_stop(s->w->loop, &s->grace_timer);
 	loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
 	if (s->set->cfg->client_alive_interval_s > 0)
@@ -326,17 +345,52 @@ static void login_accepted(struct session *s, const struct ssh_event *ev)
 				 (uint64_t)s->set->cfg->client_alive_interval_s * 1000, alive_due,
 				 s);
 	s->tr->quickack = false;
-	s->chans.user = worker_user_get(s->w, fp);
+	s->chans.user = ev->cert ? worker_user_get_cert(s->w, ev->cert) : worker_user_get(s->w, fp);
 	s->logged_in = true;
 	s->hooks->logged_in(s->owner, s);
 }
 
+/* A certificate (--cert-authority): NULL if it may log in, else why not. Decided against the
+ * current settings, like keys. Sets the session's forwarding permission. */
+static const char *cert_refusal(struct session *s, const struct ssh_event *ev)
+{
+	const struct settings *set = s->w->set;
+	struct cert_ctx ctx = {.user = ev->user,
+			       .peer = &s->peer,
+			       .now = (uint64_t)time(NULL),
+			       .skew = set->cfg->cert_clock_skew_s};
+	struct cert_grant grant;
+	const char *why = cert_check(ev->cert, cert_cas_find(set->cas, ev->cert->ca_key), NULL, 0,
+				     &ctx, &grant);
+
+	if (why == NULL)
+		why = revoked_cert(set->revoked, ev->cert);
+	if (why == NULL && grant.force_command)
+		log_debug("session %llu: certificate force-command ignored (nothing is run)",
+			  (unsigned long long)s->id);
+	s->chans.no_port_forwarding = !grant.port_forwarding;
+	return why;
+}
+
+/* Why the client's key (or certificate) may not log in, or NULL. */
+static const char *auth_refusal(struct session *s, const struct ssh_event *ev)
+{
+	const struct settings *set = s->w->set; /* the current one */
+
+	if (ev->cert)
+		return cert_refusal(s, ev);
+	s->chans.no_port_forwarding = false;
+	if (!authkeys_contains(set->authkeys, ev->key))
+		return "unknown key";
+	return revoked_key(set->revoked, ev->key) ? "key revoked" : NULL;
+}
+
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
-	bool known = authkeys_contains(s->w->set->authkeys, ev->key); /* the current set */
+	const char *why = auth_refusal(s, ev);
 
-	if (!known) {
-		auth_failed(s, ev->user, ev->method, ev->key);
+	if (why != NULL) {
+		auth_failed(s, ev->user, ev->method, ev->key, why);
 		ssh_auth_reject(s->ssh);
 		return;
 	}
@@ -350,7 +404,7 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 		ssh_auth_accept(s->ssh);
 		return;
 	}
-	auth_failed(s, ev->user, ev->method, ev->key);
+	auth_failed(s, ev->user, ev->method, ev->key, "bad signature");
 	ssh_auth_reject(s->ssh);
 }
 
@@ -370,7 +424,7 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 		auth_decide(s, ev);
 		break;
 	case SSH_EV_AUTH_REFUSED:
-		auth_failed(s, ev->user, ev->method, NULL);
+		auth_failed(s, ev->user, ev->method, NULL, ev->text);
 		break;
 	case SSH_EV_CHANNEL_OPEN:
 		channel_open(&s->chans, ev);
