@@ -113,9 +113,13 @@ static int revoked_done(struct revoked *r, int ret, struct revoked **out)
 		revoked_free(r);
 		return ret;
 	}
-	qsort(r->fps, r->n_fps, sizeof(*r->fps), fp_cmp);
-	qsort(r->serials, r->n_serials, sizeof(*r->serials), serial_cmp);
-	qsort(r->key_ids, r->n_key_ids, sizeof(*r->key_ids), str_cmp);
+	/* qsort's pointer may not be NULL, even for no elements */
+	if (r->n_fps > 0)
+		qsort(r->fps, r->n_fps, sizeof(*r->fps), fp_cmp);
+	if (r->n_serials > 0)
+		qsort(r->serials, r->n_serials, sizeof(*r->serials), serial_cmp);
+	if (r->n_key_ids > 0)
+		qsort(r->key_ids, r->n_key_ids, sizeof(*r->key_ids), str_cmp);
 	*out = r;
 	return 0;
 }
