@@ -105,9 +105,13 @@ static const char *read_options(struct sreader *outer, struct ssh_cert_option **
 		char *name = read_cstring(&r, SSH_CERT_MAX_NAME);
 		size_t dlen;
 		const uint8_t *data = sreader_string(&r, &dlen);
-		if (name == NULL || r.err || ssh_cert_option_find(*opts, *n, name) != NULL) {
+		if (name == NULL || r.err) {
 			free(name);
-			return name == NULL || r.err ? "malformed option" : "option given twice";
+			return "malformed option";
+		}
+		if (ssh_cert_option_find(*opts, *n, name) != NULL) {
+			free(name);
+			return "option given twice";
 		}
 		*opts = xrealloc(*opts, (*n + 1) * sizeof(**opts));
 		(*opts)[(*n)++] = (struct ssh_cert_option){.name = name, .data = data, .len = dlen};
