@@ -236,6 +236,11 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 	struct worker *w = channel_worker(c);
 	struct tcpip_open req;
 
+	if (c->set->no_port_forwarding) {
+		channel_refuse(c, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED,
+			       "port forwarding not permitted");
+		return;
+	}
 	if (tcpip_parse_open(data, len, &req) != 0) {
 		channel_refuse(c, SSH_OPEN_CONNECT_FAILED, "malformed request");
 		return;

@@ -56,6 +56,9 @@ enum {
 	OPT_DENY_PRIVATE,
 	OPT_PROXY_PROTOCOL,
 	OPT_PROXY_PROTOCOL_FROM,
+	OPT_CERT_AUTHORITY,
+	OPT_CERT_SKEW,
+	OPT_REVOKED_KEYS,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -101,6 +104,9 @@ static const struct option options[] = {
 	{"deny-private", optional_argument, NULL, OPT_DENY_PRIVATE},
 	{"proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL},
 	{"proxy-protocol-from", required_argument, NULL, OPT_PROXY_PROTOCOL_FROM},
+	{"cert-authority", required_argument, NULL, OPT_CERT_AUTHORITY},
+	{"cert-clock-skew", required_argument, NULL, OPT_CERT_SKEW},
+	{"revoked-keys", required_argument, NULL, OPT_REVOKED_KEYS},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -385,6 +391,14 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 			return 0;
 		}
 		return cfg_fail(src, "deny-private", "'%s' is not yes or no", arg);
+	case OPT_CERT_AUTHORITY:
+		cfg->cert_authority_path = arg;
+		return 0;
+	case OPT_CERT_SKEW:
+		return parse_uint(src, "cert-clock-skew", arg, 0, 86400, &cfg->cert_clock_skew_s);
+	case OPT_REVOKED_KEYS:
+		cfg->revoked_keys_path = arg;
+		return 0;
 	case OPT_SANDBOX:
 		if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
 			cfg->sandbox = strcmp(arg, "on") == 0;
@@ -558,8 +572,9 @@ static void config_check(struct config *cfg, struct diag *d)
 
 	if (cfg->key_path == NULL)
 		diag_error(d, "%s: no host key: set --key (the host private key)", where);
-	if (cfg->authorized_keys_path == NULL)
-		diag_error(d, "%s: no authorized keys: set --authorized-keys", where);
+	if (cfg->authorized_keys_path == NULL && cfg->cert_authority_path == NULL)
+		diag_error(d, "%s: no authorized keys: set --authorized-keys (or --cert-authority)",
+			   where);
 	if (cfg->tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL))
 		diag_error(d, "%s: --transport tls needs --tls-cert and --tls-key", where);
 	if (!cfg->tls && (cfg->tls_cert || cfg->tls_key))

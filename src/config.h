@@ -29,10 +29,13 @@ struct config {
 	const char *config_path; /* --config */
 	bool check;		 /* --check: validate and exit */
 	const char *key_path;
-	const char *authorized_keys_path;
-	const char *user; /* --user: switch to it after start-up; NULL: stay */
-	bool tls;	  /* --transport tls (else tcp) */
-	bool stealth;	  /* --stealth: wait for the client's SSH banner, else act as nginx */
+	const char *authorized_keys_path; /* NULL only with cert_authority_path */
+	const char *cert_authority_path;  /* --cert-authority: trusted user CA keys */
+	const char *revoked_keys_path;	  /* --revoked-keys */
+	unsigned cert_clock_skew_s;	  /* --cert-clock-skew */
+	const char *user;		  /* --user: switch to it after start-up; NULL: stay */
+	bool tls;			  /* --transport tls (else tcp) */
+	bool stealth; /* --stealth: wait for the client's SSH banner, else act as nginx */
 	const char *tls_cert, *tls_key;
 	bool sandbox;		 /* --sandbox on (default): seccomp, Landlock (sandbox.h) */
 	const char *policy_path; /* --policy: forwarding rules (policy_rules.h); NULL: none */

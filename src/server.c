@@ -36,7 +36,8 @@
 #define SERVER_REFUSE_LOG_MS	  10000
 #define SERVER_RESOLVER_THREADS	  4
 #define SERVER_FD_SCAN		  1024
-#define SERVER_RELOAD_FILES	  6 /* authorized keys, config, proxy, TLS cert and key, policy */
+/* authorized keys, config, proxy, TLS cert and key, policy, CA keys, revoked keys */
+#define SERVER_RELOAD_FILES 8
 
 static void server_reload(struct server *srv);
 
@@ -531,7 +532,9 @@ static size_t reload_dirs(const struct config *cfg, char dirs[][PATH_MAX], size_
 			       cfg->proxy_file,
 			       cfg->tls_cert,
 			       cfg->tls_key,
-			       cfg->policy_path};
+			       cfg->policy_path,
+			       cfg->cert_authority_path,
+			       cfg->revoked_keys_path};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && n < max; i++) {
@@ -551,7 +554,9 @@ static void warn_unreadable(const struct config *cfg)
 			       cfg->proxy_file,
 			       cfg->tls_cert,
 			       cfg->tls_key,
-			       cfg->policy_path};
+			       cfg->policy_path,
+			       cfg->cert_authority_path,
+			       cfg->revoked_keys_path};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (files[i] && access(files[i], R_OK) != 0)

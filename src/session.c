@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "auth/authorized_keys.h"
+#include "auth/cert.h"
+#include "auth/revoked.h"
 #include "channel_direct_tcpip.h"
 #include "channel_session.h"
 #include "config.h"
@@ -15,6 +17,7 @@
 #include "net.h"
 #include "settings.h"
 #include "ssh/key.h"
+#include "ssh/key_cert.h"
 #include "ssh/ssh.h"
 #include "transport/transport.h"
 #include "worker.h"
@@ -169,6 +172,14 @@ struct session *session_new(const struct settings *set, struct worker *w, struct
 	return s;
 }
 
+static void free_principals(struct session *s)
+{
+	for (size_t i = 0; s->principals && s->principals[i]; i++)
+		free(s->principals[i]);
+	free(s->principals);
+	s->principals = NULL;
+}
+
 static void session_free_cb(struct loop *l, void *ctx)
 {
 	struct session *s = ctx;
@@ -177,6 +188,7 @@ static void session_free_cb(struct loop *l, void *ctx)
 	ssh_free(s->ssh);
 	settings_unref(s->auth_set);
 	settings_unref(s->set);
+	free_principals(s);
 	free(s);
 }
 
@@ -291,10 +303,10 @@ static void session_write(struct session *s)
 }
 
 /* A failed attempt: logged for fail2ban (every peer string escaped: one line per event, and
- * result=reject stays on the attacker's line), counted against --max-auth-attempts. why: a
- * known key's line refused it (from=, expiry-time), else NULL. */
-static void auth_failed_why(struct session *s, const char *user, const char *method,
-			    const struct ssh_key *key, const char *why)
+ * result=reject stays on the attacker's line), counted against --max-auth-attempts. why is
+ * one of our fixed reasons (never the peer's text). */
+static void auth_failed(struct session *s, const char *user, const char *method,
+			const struct ssh_key *key, const char *why)
 {
 	char safe_user[LOG_SAFE_LEN], safe_method[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
 	unsigned n = ++s->auth_failures;
@@ -303,13 +315,13 @@ static void auth_failed_why(struct session *s, const char *user, const char *met
 	if (key) {
 		ssh_key_fingerprint(key, fp);
 		log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=reject "
-			 "attempt=%u%s%s%s",
-			 s->addr, safe_user, fp, n, why ? " reason=\"" : "", why ? why : "",
-			 why ? "\"" : "");
+			 "attempt=%u reason=\"%s\"",
+			 s->addr, safe_user, fp, n, why);
 	} else {
 		log_safe(method, safe_method, sizeof(safe_method));
-		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u",
-			 s->addr, safe_user, safe_method, n);
+		log_info("auth attempt remote_addr=%s user=%s method=%s result=reject attempt=%u "
+			 "reason=\"%s\"",
+			 s->addr, safe_user, safe_method, n, why);
 	}
 	if (n >= s->set->cfg->max_auth_attempts) {
 		log_warn("too many auth failures remote_addr=%s attempts=%u", s->addr, n);
@@ -319,10 +331,14 @@ static void auth_failed_why(struct session *s, const char *user, const char *met
 	}
 }
 
-static void auth_failed(struct session *s, const char *user, const char *method,
-			const struct ssh_key *key)
+/* " key_id=ID serial=N ca_fingerprint=FP" for the accept line (the key ID escaped). */
+static void cert_log_fields(const struct ssh_cert *c, char *out, size_t outlen)
 {
-	auth_failed_why(s, user, method, key, NULL);
+	char id[LOG_SAFE_LEN], ca[SSH_KEY_FP_LEN];
+
+	ssh_key_fingerprint(c->ca_key, ca);
+	snprintf(out, outlen, " key_id=%s serial=%llu ca_fingerprint=%s",
+		 log_safe(c->key_id, id, sizeof(id)), (unsigned long long)c->serial, ca);
 }
 
 /* A login succeeded: logged, the grace timer gives way to the re-key timer, and the key's
@@ -331,16 +347,22 @@ static void auth_failed(struct session *s, const char *user, const char *method,
 static void login_accepted(struct session *s, const struct ssh_event *ev,
 			   const struct policy_permits *permits)
 {
-	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN];
+	char safe_user[LOG_SAFE_LEN], fp[SSH_KEY_FP_LEN], cert[LOG_SAFE_LEN + 160] = "";
 
 	ssh_key_fingerprint(ev->key, fp);
 	/* The grants stay those of this login: the snapshot holding them is kept. */
 	s->auth_set = settings_ref(s->w->set);
 	snprintf(s->key_fp, sizeof(s->key_fp), "%s", fp);
-	s->subject = (struct policy_subject){.key_fp = s->key_fp, .permits = permits};
+	s->subject = (struct policy_subject){.key_fp = s->key_fp,
+					     .principals = ev->cert ? (const char *const *)s->principals
+								    : NULL,
+					     .permits = permits};
 	s->chans.subject = &s->subject;
-	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s result=accept", s->addr,
-		 log_safe(ev->user, safe_user, sizeof(safe_user)), fp);
+	if (ev->cert)
+		cert_log_fields(ev->cert, cert, sizeof(cert));
+	log_info("auth attempt remote_addr=%s user=%s key_fingerprint=%s%s result=accept%s",
+		 s->addr, log_safe(ev->user, safe_user, sizeof(safe_user)), fp, cert,
+		 s->chans.no_port_forwarding ? " port_forwarding=denied" : "");
 	loop_timer_stop(s->w->loop, &s->grace_timer);
 	loop_timer_start(s->w->loop, &s->rekey_timer, SESSION_REKEY_MS, rekey_due, s);
 	if (s->set->cfg->client_alive_interval_s > 0)
@@ -348,18 +370,89 @@ static void login_accepted(struct session *s, const struct ssh_event *ev,
 				 (uint64_t)s->set->cfg->client_alive_interval_s * 1000, alive_due,
 				 s);
 	s->tr->quickack = false;
-	s->chans.user = worker_user_get(s->w, fp);
+	s->chans.user = ev->cert ? worker_user_get_cert(s->w, ev->cert) : worker_user_get(s->w, fp);
 	s->logged_in = true;
 	s->hooks->logged_in(s->owner, s);
 }
 
+/* A certificate (--cert-authority): NULL if it may log in, else why not. Decided against the
+ * current settings, like keys. Sets the session's forwarding permission. */
+/* The certificate's principals, for `principal NAME` policy rules (the certificate itself
+ * goes with the request). */
+static void keep_principals(struct session *s, const struct ssh_cert *c)
+{
+	free_principals(s);
+	s->principals = xcalloc(c->n_principals + 1, sizeof(*s->principals));
+	for (size_t i = 0; i < c->n_principals; i++)
+		s->principals[i] = xstrdup(c->principals[i]);
+}
+
+/* The CA that signed ev's certificate: one of --cert-authority, else a cert-authority line of
+ * authorized_keys (its principals= and options apply, like OpenSSH's). */
+static const char *cert_refusal(struct session *s, const struct ssh_event *ev,
+				const struct policy_permits **permits)
+{
+	const struct settings *set = s->w->set;
+	struct cert_ctx ctx = {.user = ev->user,
+			       .peer = &s->peer,
+			       .now = (uint64_t)time(NULL),
+			       .skew = set->cfg->cert_clock_skew_s};
+	struct cert_grant grant = {0};
+	const struct ssh_key *ca = cert_cas_find(set->cas, ev->cert->ca_key);
+	const struct authkeys_entry *line = NULL;
+	const char *why = NULL;
+	size_t n = 0;
+
+	if (ca == NULL && (line = authkeys_find_ca(set->authkeys, ev->cert->ca_key)) != NULL) {
+		ca = line->key;
+		while (line->opts.principals && line->opts.principals[n])
+			n++;
+		why = authkeys_entry_refusal(line, &s->peer, (int64_t)time(NULL));
+		*permits = &line->opts.permits;
+	}
+	if (why == NULL)
+		why = cert_check(ev->cert, ca, line && line->opts.principals ?
+				 (const char *const *)line->opts.principals : NULL, n, &ctx, &grant);
+	if (why == NULL)
+		why = revoked_cert(set->revoked, ev->cert);
+	if (why == NULL && grant.force_command)
+		log_debug("session %llu: certificate force-command ignored (nothing is run)",
+			  (unsigned long long)s->id);
+	s->chans.no_port_forwarding = !grant.port_forwarding;
+	if (why == NULL)
+		keep_principals(s, ev->cert);
+	return why;
+}
+
+/* Why the client's key (or certificate) may not log in, or NULL. */
+/* Why this request may not log in (one of our fixed texts), or NULL; *permits gets what its
+ * authorized_keys line grants (NULL for a certificate: its own grants, policy.h). */
+static const char *auth_refusal(struct session *s, const struct ssh_event *ev,
+				const struct policy_permits **permits)
+{
+	const struct settings *set = s->w->set; /* the current one */
+
+	*permits = NULL;
+	if (ev->cert)
+		return cert_refusal(s, ev, permits);
+	s->chans.no_port_forwarding = false;
+	const struct authkeys_entry *e = authkeys_find(set->authkeys, ev->key);
+	if (e == NULL)
+		return "unknown key";
+	const char *why = authkeys_entry_refusal(e, &s->peer, (int64_t)time(NULL));
+	if (why == NULL && revoked_key(set->revoked, ev->key))
+		why = "key revoked";
+	*permits = &e->opts.permits;
+	return why;
+}
+
 static void auth_decide(struct session *s, const struct ssh_event *ev)
 {
-	const struct authkeys_entry *e = authkeys_find(s->w->set->authkeys, ev->key); /* current */
-	const char *why = e ? authkeys_entry_refusal(e, &s->peer, (int64_t)time(NULL)) : NULL;
+	const struct policy_permits *permits;
+	const char *why = auth_refusal(s, ev, &permits);
 
-	if (e == NULL || why != NULL) {
-		auth_failed_why(s, ev->user, ev->method, ev->key, why);
+	if (why != NULL) {
+		auth_failed(s, ev->user, ev->method, ev->key, why);
 		ssh_auth_reject(s->ssh);
 		return;
 	}
@@ -369,11 +462,11 @@ static void auth_decide(struct session *s, const struct ssh_event *ev)
 	}
 	/* Only a key we know is worth a signature check. */
 	if (ssh_auth_verify(s->ssh)) {
-		login_accepted(s, ev, &e->opts.permits);
+		login_accepted(s, ev, permits);
 		ssh_auth_accept(s->ssh);
 		return;
 	}
-	auth_failed(s, ev->user, ev->method, ev->key);
+	auth_failed(s, ev->user, ev->method, ev->key, "bad signature");
 	ssh_auth_reject(s->ssh);
 }
 
@@ -393,7 +486,7 @@ static void handle_event(struct session *s, const struct ssh_event *ev)
 		auth_decide(s, ev);
 		break;
 	case SSH_EV_AUTH_REFUSED:
-		auth_failed(s, ev->user, ev->method, NULL);
+		auth_failed(s, ev->user, ev->method, NULL, ev->text);
 		break;
 	case SSH_EV_CHANNEL_OPEN:
 		channel_open(&s->chans, ev);

@@ -49,6 +49,7 @@ struct session {
 	const struct settings *auth_set;
 	struct policy_subject subject;
 	char key_fp[64];
+	char **principals; /* a certificate's, NULL-terminated (owned); NULL for a plain key */
 	uint64_t id;
 	uint64_t start_ms;
 	uint64_t last_rx_ms;   /* when bytes last came from the client */

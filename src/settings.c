@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "auth/authorized_keys.h"
+#include "auth/cert.h"
+#include "auth/revoked.h"
 #include "config.h"
 #include "diag.h"
 #include "file.h"
@@ -44,6 +46,8 @@ static int load_authorized_keys(struct settings *set, struct diag *d)
 {
 	const char *path = set->cfg->authorized_keys_path;
 
+	if (path == NULL)
+		return 0; /* certificates only (--cert-authority) */
 	if (file_check_mode(path, d) != 0)
 		return -1;
 	int ret = authkeys_load(path, &set->authkeys);
@@ -51,7 +55,7 @@ static int load_authorized_keys(struct settings *set, struct diag *d)
 		diag_error(d, "%s: cannot read the authorized keys: %s", path, strerror(-ret));
 		return -1;
 	}
-	if (authkeys_count(set->authkeys) == 0)
+	if (authkeys_count(set->authkeys) == 0 && set->cfg->cert_authority_path == NULL)
 		log_warn("no usable keys in %s: nobody can log in", path);
 	return 0;
 }
@@ -107,6 +111,35 @@ static int load_policy(struct settings *set, struct diag *d)
 	return 0;
 }
 
+/* --cert-authority and --revoked-keys: a line that doesn't parse fails the load (FILE:LINE),
+ * so a reload keeps the snapshot it had. */
+static int load_cert_files(struct settings *set, struct diag *d)
+{
+	const struct config *cfg = set->cfg;
+	char err[DIAG_MSG_MAX - 64];
+
+	if (cfg->cert_authority_path != NULL) {
+		if (file_check_mode(cfg->cert_authority_path, d) != 0)
+			return -1;
+		if (cert_cas_load(cfg->cert_authority_path, &set->cas, err, sizeof(err)) != 0) {
+			diag_error(d, "%s", err);
+			return -1;
+		}
+		if (cert_cas_count(set->cas) == 0)
+			log_warn("no CA keys in %s: no certificate can log in",
+				 cfg->cert_authority_path);
+	}
+	if (cfg->revoked_keys_path != NULL) {
+		if (file_check_mode(cfg->revoked_keys_path, d) != 0)
+			return -1;
+		if (revoked_load(cfg->revoked_keys_path, &set->revoked, err, sizeof(err)) != 0) {
+			diag_error(d, "%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The engine's settings, spelled out: the session bounds its output by out_limit. */
 static void init_engine(struct settings *set)
 {
@@ -135,8 +168,8 @@ struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, str
 	set->host_key = host_key;
 	set->proxy = cfg->proxy;
 	init_engine(set);
-	if (load_authorized_keys(set, d) != 0 || load_tls(set, d) != 0 ||
-	    load_policy(set, d) != 0) {
+	if (load_authorized_keys(set, d) != 0 || load_cert_files(set, d) != 0 ||
+	    load_tls(set, d) != 0 || load_policy(set, d) != 0) {
 		settings_unref(set);
 		return NULL;
 	}
@@ -158,6 +191,8 @@ void settings_unref(const struct settings *cset)
 	authkeys_free(set->authkeys);
 	SSL_CTX_free(set->tls); /* connections still using it hold their own reference */
 	policy_rules_free(set->policy);
+	cert_cas_free(set->cas);
+	revoked_free(set->revoked);
 	config_free(set->cfg);
 	free(set->cfg);
 	free(set);

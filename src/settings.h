@@ -15,6 +15,8 @@
 
 struct config;
 struct authkeys;
+struct cert_cas;
+struct revoked;
 struct diag;
 struct policy_rules;
 struct proxy_url;
@@ -24,8 +26,10 @@ struct settings {
 	unsigned refs;
 	struct config *cfg;	       /* owned */
 	struct ssh_key *host_key;      /* borrowed from the server */
-	struct authkeys *authkeys;     /* owned */
 	struct policy_rules *policy;   /* owned: --policy and --deny-private; NULL: allow all */
+	struct authkeys *authkeys;     /* owned; NULL without --authorized-keys */
+	struct cert_cas *cas;	       /* owned: --cert-authority; NULL without */
+	struct revoked *revoked;       /* owned: --revoked-keys; NULL without */
 	const struct proxy_url *proxy; /* in cfg; NULL: connect directly */
 	struct ssh_config ssh;	       /* host keys: &host_key */
 	unsigned stall_ms;	/* output kept over its bound this long: the client is dropped */

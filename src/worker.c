@@ -6,12 +6,24 @@
 #include <string.h>
 
 #include "auth/authorized_keys.h"
+#include "auth/cert.h"
+#include "auth/revoked.h"
 #include "loop.h"
 #include "resolve.h"
 #include "settings.h"
+#include "ssh/key.h"
+#include "ssh/key_cert.h"
 #include "xmalloc.h"
 
 #define WORKER_USER_BUCKETS 1024
+
+static void user_free(struct worker_user *u)
+{
+	if (u->cert)
+		free(u->cert->key_id);
+	free(u->cert);
+	free(u);
+}
 
 int worker_init(struct worker *w, const struct settings *set, unsigned resolver_threads)
 {
@@ -46,11 +58,26 @@ void worker_free(struct worker *w)
 		while (w->users[i]) {
 			struct worker_user *u = w->users[i];
 			w->users[i] = u->next;
-			free(u);
+			user_free(u);
 		}
 	}
 	free(w->users);
 	w->users = NULL;
+}
+
+/* Whether set no longer lets u's sessions open channels. */
+static bool user_revoked(const struct settings *set, const struct worker_user *u)
+{
+	const struct worker_cert *c = u->cert;
+	const struct revoked *r = set->revoked;
+
+	if (c == NULL)
+		return !authkeys_contains_fp(set->authkeys, u->fp) || revoked_key_fp(r, u->fp);
+	bool ca_trusted = cert_cas_contains_fp(set->cas, c->ca_fp) ||
+			  authkeys_contains_ca_fp(set->authkeys, c->ca_fp);
+	return !ca_trusted || revoked_key_fp(r, c->key_fp) ||
+	       revoked_key_fp(r, c->ca_fp) || (c->serial != 0 && revoked_serial(r, c->serial)) ||
+	       revoked_key_id(r, c->key_id);
 }
 
 void worker_use_settings(struct worker *w, const struct settings *set)
@@ -60,7 +87,7 @@ void worker_use_settings(struct worker *w, const struct settings *set)
 	w->ssh.crypto = w->crypto;
 	for (size_t i = 0; i < WORKER_USER_BUCKETS; i++) {
 		for (struct worker_user *u = w->users[i]; u; u = u->next)
-			u->revoked = !authkeys_contains_fp(set->authkeys, u->fp);
+			u->revoked = user_revoked(set, u);
 	}
 }
 
@@ -95,5 +122,21 @@ void worker_user_put(struct worker *w, struct worker_user *u)
 		return;
 	struct worker_user **slot = user_slot(w, u->fp);
 	*slot = u->next;
-	free(u);
+	user_free(u);
+}
+
+struct worker_user *worker_user_get_cert(struct worker *w, const struct ssh_cert *c)
+{
+	char fp[SSH_KEY_FP_LEN];
+
+	ssh_cert_fingerprint(c, fp);
+	struct worker_user *u = worker_user_get(w, fp);
+	if (u->cert == NULL) {
+		u->cert = xcalloc(1, sizeof(*u->cert));
+		ssh_key_fingerprint(c->key, u->cert->key_fp);
+		ssh_key_fingerprint(c->ca_key, u->cert->ca_fp);
+		u->cert->serial = c->serial;
+		u->cert->key_id = xstrdup(c->key_id);
+	}
+	return u;
 }

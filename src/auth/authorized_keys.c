@@ -30,6 +30,8 @@ struct authkeys {
 	size_t cap;
 	size_t n_fps;
 	char (*fps)[SSH_KEY_FP_LEN]; /* user keys' fingerprints, sorted (authkeys_contains_fp) */
+	size_t n_ca_fps;
+	char (*ca_fps)[SSH_KEY_FP_LEN]; /* cert-authority lines' CA keys, sorted */
 };
 
 enum authkeys_kind {
@@ -177,11 +179,15 @@ static int fp_cmp(const void *x, const void *y)
 static void authkeys_index(struct authkeys *a)
 {
 	a->fps = xcalloc(a->count ? a->count : 1, sizeof(*a->fps));
+	a->ca_fps = xcalloc(a->count ? a->count : 1, sizeof(*a->ca_fps));
 	for (size_t i = 0; i < a->count; i++) {
 		if (!a->entries[i]->opts.cert_authority)
 			ssh_key_fingerprint(a->entries[i]->key, a->fps[a->n_fps++]);
+		else
+			ssh_key_fingerprint(a->entries[i]->key, a->ca_fps[a->n_ca_fps++]);
 	}
 	qsort(a->fps, a->n_fps, sizeof(*a->fps), fp_cmp);
+	qsort(a->ca_fps, a->n_ca_fps, sizeof(*a->ca_fps), fp_cmp);
 }
 
 /* Splits text into lines (LF or CRLF) and hands each to authkeys_line. Never fails: bad lines
@@ -272,6 +278,12 @@ bool authkeys_contains_fp(const struct authkeys *a, const char *fp)
 	return a && a->n_fps > 0 && bsearch(fp, a->fps, a->n_fps, sizeof(*a->fps), fp_cmp);
 }
 
+bool authkeys_contains_ca_fp(const struct authkeys *a, const char *fp)
+{
+	return a && a->n_ca_fps > 0 &&
+	       bsearch(fp, a->ca_fps, a->n_ca_fps, sizeof(*a->ca_fps), fp_cmp);
+}
+
 const char *authkeys_entry_refusal(const struct authkeys_entry *e,
 				   const struct sockaddr_storage *peer, int64_t now)
 {
@@ -301,5 +313,6 @@ void authkeys_free(struct authkeys *a)
 	}
 	free(a->entries);
 	free(a->fps);
+	free(a->ca_fps);
 	free(a);
 }

@@ -43,6 +43,8 @@ bool authkeys_contains(const struct authkeys *a, const struct ssh_key *key);
 /* True if a loaded user key (not a CA) has this SHA256 fingerprint (ssh_key_fingerprint): whether a
  * session that logged in before a reload still has its key in the new set. */
 bool authkeys_contains_fp(const struct authkeys *a, const char *fp);
+/* The same for the CA keys of cert-authority lines. */
+bool authkeys_contains_ca_fp(const struct authkeys *a, const char *fp);
 /* Whether the entry's from= and expiry-time let a login from peer at now (Unix time) through:
  * NULL, or the reason for the reject log line ("key expired", "source address not allowed by
  * from="). */

@@ -123,8 +123,9 @@ struct ssh {
 	bool auth_sig_ok;  /* ... and the signature verified */
 	char *auth_user;
 	char *auth_alg;
-	struct ssh_key *auth_key;
-	struct sbuf auth_signed; /* signed data in [0, auth_sig_off), the signature after */
+	struct ssh_key *auth_key;   /* a plain key's; NULL for a certificate */
+	struct ssh_cert *auth_cert; /* a certificate's (its key signs the request) */
+	struct sbuf auth_signed;    /* signed data in [0, auth_sig_off), the signature after */
 	size_t auth_sig_off;
 	uint32_t auth_requests; /* USERAUTH_REQUESTs so far */
 	struct sbuf auth_who;	/* string user, string service of the first: they may not change */
@@ -194,5 +195,9 @@ EVP_PKEY *key_raw_public(struct ssh_crypto *cr, bool x25519, const uint8_t *p, s
 /* key.c: a client's public key from its USERAUTH_REQUEST blob: ssh_key_from_blob with the
  * session's libcrypto cache (NULL allowed), and stricter: RSA needs at least 2048 bits. */
 int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_key **out);
+/* key_cert.c: ssh_cert_parse with the session's libcrypto cache (NULL allowed). */
+struct ssh_cert;
+int key_cert_parse(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct ssh_cert **out,
+		   char *err, size_t errlen);
 
 #endif

@@ -354,6 +354,21 @@ static EVP_PKEY *key_read_public(struct ssh_crypto *cr, const struct key_info *i
 	}
 }
 
+/* The public fields of a key of type t (those after the type string of a blob), read from r
+ * as a certificate embeds them; cr as for key_raw_public. Returns the key or NULL. */
+struct ssh_key *key_parse_fields(struct ssh_crypto *cr, enum ssh_key_type t, struct sreader *r)
+{
+	if (t < SSH_KEY_ED25519 || t > SSH_KEY_RSA)
+		return NULL;
+	return key_new(&key_infos[t - 1], key_read_public(cr, &key_infos[t - 1], r), false);
+}
+
+/* Whether k may log in as a client's key (RSA: at least KEY_RSA_MIN_AUTH_BITS). */
+bool key_auth_size_ok(const struct ssh_key *k)
+{
+	return k->info->type != SSH_KEY_RSA || EVP_PKEY_get_bits(k->pkey) >= KEY_RSA_MIN_AUTH_BITS;
+}
+
 /* Parses a public key blob from r (trailing bytes are the caller's business); cr as for
  * key_raw_public. */
 int key_parse_blob(struct ssh_crypto *cr, struct sreader *r, struct ssh_key **out, char *err,
@@ -408,7 +423,7 @@ int key_from_blob(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struct
 
 	if (key_from_whole_blob(cr, blob, len, &k) != 0)
 		return -EINVAL;
-	if (k->info->type == SSH_KEY_RSA && EVP_PKEY_get_bits(k->pkey) < KEY_RSA_MIN_AUTH_BITS) {
+	if (!key_auth_size_ok(k)) {
 		ssh_key_free(k);
 		return -EINVAL;
 	}
@@ -483,16 +498,21 @@ bool ssh_key_equal(const struct ssh_key *a, const struct ssh_key *b)
 	return a->bloblen == b->bloblen && CRYPTO_memcmp(a->blob, b->blob, a->bloblen) == 0;
 }
 
-void ssh_key_fingerprint(const struct ssh_key *k, char out[SSH_KEY_FP_LEN])
+void key_blob_fingerprint(const uint8_t *blob, size_t len, char out[SSH_KEY_FP_LEN])
 {
 	uint8_t md[32] = {0};
 	unsigned char b64[45];
 
-	EVP_Digest(k->blob, k->bloblen, md, NULL, EVP_sha256(), NULL);
+	EVP_Digest(blob, len, md, NULL, EVP_sha256(), NULL);
 	EVP_EncodeBlock(b64, md, sizeof(md));
 	memcpy(out, "SHA256:", 7);
 	memcpy(out + 7, b64, 43); /* ssh-keygen drops the single '=' of padding */
 	out[50] = '\0';
+}
+
+void ssh_key_fingerprint(const struct ssh_key *k, char out[SSH_KEY_FP_LEN])
+{
+	key_blob_fingerprint(k->blob, k->bloblen, out);
 }
 
 void ssh_key_free(struct ssh_key *k)

@@ -64,6 +64,14 @@ EVP_PKEY *key_rsa_pkey(BIGNUM *const bn[], int nbn);
 int key_parse_blob(struct ssh_crypto *cr, struct sreader *r, struct ssh_key **out, char *err,
 		   size_t errlen);
 
+/* The public fields of a key of type t as a certificate embeds them (the blob's fields after
+ * its type string); NULL if malformed or out of bounds. */
+struct ssh_key *key_parse_fields(struct ssh_crypto *cr, enum ssh_key_type t, struct sreader *r);
+/* "SHA256:<base64 without padding>" of any blob. */
+void key_blob_fingerprint(const uint8_t *blob, size_t len, char out[SSH_KEY_FP_LEN]);
+/* RSA keys need KEY_RSA_MIN_AUTH_BITS to log in; other types always pass. */
+bool key_auth_size_ok(const struct ssh_key *k);
+
 /* key_sign.c */
 
 /* The signature algorithm k uses when none is named: rsa-sha2-512 for RSA, else its type. */

@@ -17,6 +17,7 @@
 struct ssh;
 struct ssh_channel;
 struct ssh_key;
+struct ssh_cert;
 struct ssh_crypto;
 struct iovec;
 
@@ -71,7 +72,11 @@ struct ssh_event {
 	 * ...). A request naming another user or service than the first one ends the session. */
 	const char *user;
 	const char *method;
-	const struct ssh_key *key; /* the client's public key */
+	const struct ssh_key *key; /* the client's public key (a certificate's certified key) */
+	/* AUTH_REQUEST with an OpenSSH certificate (key_cert.h): parsed, not judged (CA, type,
+	 * validity, principals and options are the host's to check); NULL for a plain key.
+	 * Valid until the request is answered. */
+	const struct ssh_cert *cert;
 	bool has_sig; /* false: a query ("would you accept this key?"); true: ssh_auth_verify */
 	/* CHANNEL_OPEN: the type name (a NUL-terminated copy; a name with a NUL inside is refused
 	 * by the engine) and the type-specific bytes after the common fields (RFC 4254 §5.1), for
@@ -161,7 +166,7 @@ void ssh_keepalive(struct ssh *s);
 /* Answering an AUTH_REQUEST. The engine has checked the key's form and that the algorithm
  * suits it, but not the signature: a signature check costs a public-key operation, so it is
  * done only for keys the host knows. In this order:
- *   1. look ev->key up; unknown: ssh_auth_reject.
+ *   1. look ev->key up (a certificate, ev->cert: check it); unknown: ssh_auth_reject.
  *   2. a query (!ev->has_sig): ssh_auth_accept sends PK_OK.
  *   3. signed: ssh_auth_verify; true: ssh_auth_accept completes authentication; false:
  *      ssh_auth_reject.

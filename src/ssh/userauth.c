@@ -7,6 +7,7 @@
 #include "../xmalloc.h"
 #include "internal.h"
 #include "key.h"
+#include "key_cert.h"
 
 #define USERAUTH_MAX_USER    256
 #define USERAUTH_MAX_SERVICE 64
@@ -58,10 +59,12 @@ static void userauth_clear(struct ssh *s)
 	free(s->auth_user);
 	free(s->auth_alg);
 	ssh_key_free(s->auth_key);
+	ssh_cert_free(s->auth_cert);
 	sbuf_free(&s->auth_signed);
 	s->auth_user = NULL;
 	s->auth_alg = NULL;
 	s->auth_key = NULL;
+	s->auth_cert = NULL;
 	s->auth_sig_off = 0;
 	s->auth_pending = false;
 	s->auth_has_sig = false;
@@ -134,6 +137,43 @@ static void keep_signed(struct ssh *s, const uint8_t *p, size_t signed_len, cons
 	sbuf_put(b, sig, siglen);
 }
 
+/* The key that signs the pending request: the plain key, or the certificate's key. */
+static const struct ssh_key *auth_signer(const struct ssh *s)
+{
+	return s->auth_cert ? s->auth_cert->key : s->auth_key;
+}
+
+/* The length of the signature algorithm inside a request's algorithm name: for a certificate
+ * "X-cert-v01@openssh.com" signs with X ("rsa-sha2-512-cert-v01@openssh.com": rsa-sha2-512,
+ * as OpenSSH's sshkey_sigalg_by_name), which the certified key must be able to use. 0 when
+ * the name doesn't fit the key (a plain name for a certificate, or the other way round). */
+static size_t sig_alg_len(const struct ssh *s, const uint8_t *alg, size_t alglen)
+{
+	size_t sl = strlen(SSH_CERT_SUFFIX);
+
+	if (s->auth_cert == NULL)
+		return ssh_key_alg_ok(s->auth_key, (const char *)alg, alglen) ? alglen : 0;
+	if (alglen <= sl || memcmp(alg + alglen - sl, SSH_CERT_SUFFIX, sl) != 0 ||
+	    !ssh_key_alg_ok(s->auth_cert->key, (const char *)alg, alglen - sl))
+		return 0;
+	return alglen - sl;
+}
+
+/* The key of a publickey request: a plain key (key_from_blob) or a certificate
+ * (key_cert_parse), by the blob's type string. 0, or -1 when it doesn't parse. */
+static int read_request_key(struct ssh *s, const uint8_t *blob, size_t bloblen)
+{
+	struct sreader r;
+	size_t tn;
+	const uint8_t *t;
+
+	sreader_init(&r, blob, bloblen);
+	t = sreader_string(&r, &tn);
+	if (!r.err && ssh_cert_is_cert_type(t, tn))
+		return key_cert_parse(s->cfg.crypto, blob, bloblen, &s->auth_cert, NULL, 0);
+	return key_from_blob(s->cfg.crypto, blob, bloblen, &s->auth_key);
+}
+
 /* A publickey request: the key and algorithm are checked here, the signature only when the
  * host asks (ssh_auth_verify), after it has looked the key up. A key we can't take (unknown
  * type, malformed, out of bounds: key_from_blob) or an algorithm its key can't use is refused
@@ -150,9 +190,9 @@ static bool recv_publickey(struct ssh *s, const struct auth_req *q, struct sread
 
 	if (!sreader_end(r))
 		return refuse_malformed(s, q, ev);
-	if (key_from_blob(s->cfg.crypto, blob, bloblen, &s->auth_key) != 0)
+	if (read_request_key(s, blob, bloblen) != 0)
 		return refuse(s, q, "key refused", ev);
-	if (!ssh_key_alg_ok(s->auth_key, (const char *)alg, alglen))
+	if (sig_alg_len(s, alg, alglen) == 0)
 		return refuse(s, q, "algorithm mismatch", ev);
 	s->auth_user = xstrndup((const char *)q->user, q->ulen);
 	s->auth_alg = xstrndup((const char *)alg, alglen);
@@ -163,7 +203,8 @@ static bool recv_publickey(struct ssh *s, const struct auth_req *q, struct sread
 	ev->type = SSH_EV_AUTH_REQUEST;
 	ev->user = s->auth_user;
 	ev->method = "publickey";
-	ev->key = s->auth_key;
+	ev->key = auth_signer(s);
+	ev->cert = s->auth_cert;
 	ev->has_sig = has_sig;
 	return true;
 }
@@ -234,7 +275,8 @@ bool ssh_auth_verify(struct ssh *s)
 	if (!s->auth_checked) {
 		const struct sbuf *b = &s->auth_signed;
 		s->auth_checked = true;
-		s->auth_sig_ok = ssh_key_verify(s->auth_key, s->auth_alg, strlen(s->auth_alg),
+		size_t alglen = sig_alg_len(s, (const uint8_t *)s->auth_alg, strlen(s->auth_alg));
+		s->auth_sig_ok = ssh_key_verify(auth_signer(s), s->auth_alg, alglen,
 						b->data + s->auth_sig_off, b->len - s->auth_sig_off,
 						b->data, s->auth_sig_off) == 0;
 		sbuf_free(&s->auth_signed);
@@ -248,8 +290,9 @@ void ssh_auth_accept(struct ssh *s)
 	if (!s->auth_pending || s->state == ST_CLOSED)
 		return;
 	if (!s->auth_has_sig) {
-		size_t bloblen;
-		const uint8_t *blob = ssh_key_blob(s->auth_key, &bloblen);
+		size_t bloblen = s->auth_cert ? s->auth_cert->len : 0;
+		const uint8_t *blob =
+			s->auth_cert ? s->auth_cert->blob : ssh_key_blob(s->auth_key, &bloblen);
 		struct sbuf *b = pkt_begin(s, MSG_USERAUTH_PK_OK);
 		sbuf_put_cstring(b, s->auth_alg);
 		sbuf_put_string(b, blob, bloblen);
