@@ -76,8 +76,8 @@ struct channel_set {
 	 * forwarding policy; set at login, kept for the session's life (a reload changes the
 	 * rules for new channels, never a session's grants). */
 	const struct policy_subject *subject;
-	unsigned policy_refused;     /* channels the policy refused, for the close line */
-	bool no_port_forwarding;  /* set at login: the certificate lacks permit-port-forwarding */
+	unsigned policy_refused; /* channels the policy refused, for the close line */
+	bool no_port_forwarding; /* set at login: the certificate lacks permit-port-forwarding */
 	void (*output)(void *owner); /* output was queued: write it after this pass */
 	void (*empty)(void *owner);  /* the last channel is gone */
 	void *owner;

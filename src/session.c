@@ -353,10 +353,10 @@ static void login_accepted(struct session *s, const struct ssh_event *ev,
 	/* The grants stay those of this login: the snapshot holding them is kept. */
 	s->auth_set = settings_ref(s->w->set);
 	snprintf(s->key_fp, sizeof(s->key_fp), "%s", fp);
-	s->subject = (struct policy_subject){.key_fp = s->key_fp,
-					     .principals = ev->cert ? (const char *const *)s->principals
-								    : NULL,
-					     .permits = permits};
+	s->subject = (struct policy_subject){
+		.key_fp = s->key_fp,
+		.principals = ev->cert ? (const char *const *)s->principals : NULL,
+		.permits = permits};
 	s->chans.subject = &s->subject;
 	if (ev->cert)
 		cert_log_fields(ev->cert, cert, sizeof(cert));
@@ -411,8 +411,11 @@ static const char *cert_refusal(struct session *s, const struct ssh_event *ev,
 		*permits = &line->opts.permits;
 	}
 	if (why == NULL)
-		why = cert_check(ev->cert, ca, line && line->opts.principals ?
-				 (const char *const *)line->opts.principals : NULL, n, &ctx, &grant);
+		why = cert_check(ev->cert, ca,
+				 line && line->opts.principals
+					 ? (const char *const *)line->opts.principals
+					 : NULL,
+				 n, &ctx, &grant);
 	if (why == NULL)
 		why = revoked_cert(set->revoked, ev->cert);
 	if (why == NULL && grant.force_command)

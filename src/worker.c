@@ -75,9 +75,8 @@ static bool user_revoked(const struct settings *set, const struct worker_user *u
 		return !authkeys_contains_fp(set->authkeys, u->fp) || revoked_key_fp(r, u->fp);
 	bool ca_trusted = cert_cas_contains_fp(set->cas, c->ca_fp) ||
 			  authkeys_contains_ca_fp(set->authkeys, c->ca_fp);
-	return !ca_trusted || revoked_key_fp(r, c->key_fp) ||
-	       revoked_key_fp(r, c->ca_fp) || (c->serial != 0 && revoked_serial(r, c->serial)) ||
-	       revoked_key_id(r, c->key_id);
+	return !ca_trusted || revoked_key_fp(r, c->key_fp) || revoked_key_fp(r, c->ca_fp) ||
+	       (c->serial != 0 && revoked_serial(r, c->serial)) || revoked_key_id(r, c->key_id);
 }
 
 void worker_use_settings(struct worker *w, const struct settings *set)

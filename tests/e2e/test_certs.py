@@ -283,3 +283,26 @@ def test_malformed_files_stop_start(keys, tmp_path, flag, text, line):
                        sandbox_args(), capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "%s:%d: " % (path, line) in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_cert_authority_line_in_authorized_keys(server_factory, ca, echo_server, tmp_path):
+    """A `cert-authority,principals="ops"` line of authorized_keys trusts its CA for
+    certificates naming the principal ops (instead of the user name), with the line's options:
+    from= refuses another address; no --cert-authority at all."""
+    ca_pub = open(ca.ca + ".pub").read().strip()
+    ak = write(tmp_path / "authorized_keys",
+               'cert-authority,principals="ops,admin" %s\n'
+               'cert-authority,principals="db",from="10.0.0.0/8" %s\n'
+               % (ca_pub, open(ca.ca2 + ".pub").read().strip()))
+    srv = server_factory("--log-level", "debug", authorized=ak)
+    ok = ca.mint(principals="ops")
+    rc, out, err = tunnel(srv, ok, echo_server.port)
+    assert rc == 0 and out == b"hello through a certificate\n", err
+    assert "ca_fingerprint=%s" % ca.fingerprint(ca.ca + ".pub") in srv.log()
+    other = ca.mint(principals=USER)  # the user name, but not a principal of the line
+    rc, _, _ = tunnel(srv, other, echo_server.port)
+    assert rc != 0
+    from_line = ca.mint(ca=ca.ca2, principals="db")  # from= excludes 127.0.0.1
+    rc, _, _ = tunnel(srv, from_line, echo_server.port)
+    assert rc != 0
+    assert len(reject_lines(srv)) >= 2, srv.log()
