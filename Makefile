@@ -26,7 +26,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Code several unit tests share (the test SSH client, the engine test harness). Built once
 # into an archive, so each test binary links only the helpers it calls.
 UNIT_HELPERS := tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c tests/unit/engine_pair.c \
-		tests/unit/sntrup761_ref.c
+		tests/unit/sntrup761_ref.c tests/unit/sshtest_kex.c
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 UNIT_LIB := $(BUILD)/tests/libunit.a
 
