@@ -210,10 +210,18 @@ static const char *pick_enc(const uint8_t *l, size_t n, const struct cipher_info
 	return NULL;
 }
 
+/* True when name (n bytes) is the first name of list. */
+static bool is_first_of(const char *list, const char *name, size_t n)
+{
+	return strncmp(list, name, n) == 0 && (list[n] == ',' || list[n] == '\0');
+}
+
 /* Negotiates every algorithm from the client's name-lists l[0..7] (RFC 4253 §7.1), in the
- * order OpenSSH checks them. Returns NULL, or which list had no name in common: "no matching
- * key exchange method", "... host key type", "... cipher", "... MAC", "... compression
- * method" (OpenSSH's texts without "found"). */
+ * order OpenSSH checks them. *kex_first and *hk_first tell whether the key exchange method
+ * and the host key algorithm are both sides' first choice (what a first_kex_packet_follows
+ * guess must have hit: RFC 4253 §7, OpenSSH's proposals_match). Returns NULL, or which list had no
+ * name in common: "no matching key exchange method", "... host key type", "... cipher", "... MAC",
+ * "... compression method" (OpenSSH's texts without "found"). */
 static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], const size_t ln[10],
 				   bool *kex_first, bool *hk_first)
 {
@@ -225,8 +233,11 @@ static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], co
 	if (!pick(l[0], ln[0], kex_offer(s), &name, &len, kex_first) ||
 	    (k->method = kex_method_find_n(name, len)) == NULL)
 		return "no matching key exchange method";
+	*kex_first = *kex_first && is_first_of(kex_offer(s), (const char *)name, len);
 	if (!pick_hostkey(s, l[1], ln[1], hk_first))
 		return "no matching host key type";
+	*hk_first = *hk_first && is_first_of(hostkey_algs(s->cfg.host_keys[0]), k->hostkey_alg,
+					     strlen(k->hostkey_alg));
 	if ((why = pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s)) != NULL ||
 	    (why = pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c)) != NULL)
 		return why;
@@ -269,7 +280,9 @@ static bool negotiate(struct ssh *s, const uint8_t *p, size_t n)
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, why);
 		return false;
 	}
-	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. */
+	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. The guess is right only
+	 * when both sides put the same method and host key algorithm first; a client (dropbear)
+	 * whose first choice we pick but do not prefer sends its packet again. */
 	s->ignore_next_kex_packet = follows && !(kex_first && hk_first);
 	return true;
 }

@@ -190,8 +190,7 @@ static void tc_send_ecdh_init(struct tc *c, bool garbage)
 	}
 	tc_kex_free(c->kx);
 	sbuf_free(&c->c_init);
-	if (tc_kex_start(c->kex_alg[0] ? c->kex_alg : "curve25519-sha256", &c->kx, &c->c_init) !=
-	    0) {
+	if (tc_kex_start(c->kex_alg, &c->kx, &c->c_init) != 0) {
 		tc_fail(c, "key generation for %s failed", c->kex_alg);
 		return;
 	}
@@ -211,8 +210,12 @@ static void tc_send_kexinit(struct tc *c)
 	tc_send_now(c, c->i_c.data, c->i_c.len);
 	c->in_kex = true;
 	c->ecdh_sent = false;
-	if (first && c->o.guess_follows)
+	if (first && c->o.guess_follows) {
+		/* The guess is our first method. */
+		size_t n = strcspn(c->o.kex, ",");
+		snprintf(c->kex_alg, sizeof(c->kex_alg), "%.*s", (int)n, c->o.kex);
 		tc_send_ecdh_init(c, c->o.guess_garbage);
+	}
 }
 
 void tc_send_version(struct tc *c)
@@ -270,6 +273,15 @@ static bool tc_choose(const char *ours, const uint8_t *theirs, size_t tlen, char
 		p = e + 1;
 	}
 	return false;
+}
+
+/* True when ours (a C list) and theirs (a name-list) start with the same name. */
+static bool tc_first_is(const char *ours, const uint8_t *theirs, size_t tlen)
+{
+	const char *e = strchr(ours, ',');
+	size_t n = e ? (size_t)(e - ours) : strlen(ours);
+
+	return n <= tlen && memcmp(ours, theirs, n) == 0 && (n == tlen || theirs[n] == ',');
 }
 
 static void tc_recv_kexinit(struct tc *c, const uint8_t *p, size_t n)
@@ -332,6 +344,11 @@ static void tc_recv_kexinit(struct tc *c, const uint8_t *p, size_t n)
 	}
 	if (!c->in_kex)
 		tc_send_kexinit(c); /* a server-initiated re-key */
+	/* RFC 4253 §7: a guess is right only when both sides' first kex and host key algorithms
+	 * are the same; otherwise the server ignored it and it is sent again. */
+	if (first && c->o.guess_follows && c->ecdh_sent &&
+	    !(tc_first_is(c->o.kex, l[0], ln[0]) && tc_first_is(c->o.hostkey, l[1], ln[1])))
+		c->ecdh_sent = false;
 	if (!c->ecdh_sent)
 		tc_send_ecdh_init(c, false);
 }
