@@ -1,8 +1,9 @@
 /* The SSH engine as a fresh connection sees it: arbitrary bytes from an unauthenticated peer.
  * Covers the identification line, the binary packet framing before keys, KEXINIT negotiation,
  * KEX_ECDH_INIT with every key exchange method (a real exchange and host key signature when
- * the input holds a valid C_INIT, as the captured OpenSSH seeds and the kex-* seeds do), and whatever follows the first NEWKEYS (which fails
- * the MAC, since the server's keys are fresh each run).
+ * the input holds a valid C_INIT, as the captured OpenSSH seeds and the kex-* seeds do), and
+ * whatever follows the first NEWKEYS (which fails the MAC, since the server's keys are fresh each
+ * run).
  *
  * The input is fed in pieces of 1, 2, 3, 5, 8, ... bytes (a fixed cycle, so a run is
  * reproducible), pulling events after each piece: every "need more input" path runs. Auth
