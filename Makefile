@@ -66,6 +66,12 @@ $(MLKEM_TOOL): tests/tools/mlkem_encaps.c build/libalknet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libalknet.a $(LDLIBS)
 
+# The server's CPU per key exchange, method by method, in-process (bench/kexcost.c).
+KEXCOST := build/bench/kexcost
+$(KEXCOST): bench/kexcost.c build/tests/libunit.a build/libalknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
+
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:
 	@scripts/install-deps build

@@ -20,14 +20,16 @@
 #define P521_FIELD   66
 #define EC_POINT_MAX (1 + 2 * P521_FIELD)
 
-/* Derives the shared secret of ours and peer into out (exactly want bytes). */
+/* Derives the shared secret of ours and peer into out (exactly want bytes). The peer key has
+ * been checked by the caller: libcrypto's own check in EVP_PKEY_derive_set_peer would repeat
+ * the full public-key check, a scalar multiplication by the group order on the NIST curves. */
 static int derive_secret(EVP_PKEY *ours, EVP_PKEY *peer, uint8_t *out, size_t want)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL);
 	size_t n = want;
 	int ok = ctx != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
-		 EVP_PKEY_derive_set_peer(ctx, peer) == 1 && EVP_PKEY_derive(ctx, out, &n) == 1 &&
-		 n == want;
+		 EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1 &&
+		 EVP_PKEY_derive(ctx, out, &n) == 1 && n == want;
 
 	EVP_PKEY_CTX_free(ctx);
 	return ok ? KEX_OK : KEX_ERR_CRYPTO;
@@ -80,8 +82,9 @@ int kex_curve25519_reply(struct ssh_crypto *cr, const uint8_t *c_init, size_t le
 }
 
 /* The client's point as a key on group, or NULL when it is not a valid point: libcrypto
- * decodes it (refusing points off the curve) and EVP_PKEY_public_check checks it again (on
- * the curve, not the point at infinity, of the group's order). */
+ * decodes it (refusing points off the curve) and EVP_PKEY_public_check_quick checks it again
+ * (on the curve, not the point at infinity). The full check's multiplication by the order is
+ * not needed: the NIST curves have cofactor 1, every point on them is of the group's order. */
 static EVP_PKEY *ec_peer(struct ssh_crypto *cr, const char *group, const uint8_t *q, size_t len)
 {
 	EVP_PKEY_CTX *fresh;
@@ -98,7 +101,7 @@ static EVP_PKEY *ec_peer(struct ssh_crypto *cr, const char *group, const uint8_t
 	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		goto out;
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	if (check == NULL || EVP_PKEY_public_check(check) != 1) {
+	if (check == NULL || EVP_PKEY_public_check_quick(check) != 1) {
 		EVP_PKEY_free(pk);
 		pk = NULL;
 	}
