@@ -746,15 +746,12 @@ def audit_findings(out):
 
 
 # ssh-audit 2.5.0 (Debian 12) predates strict KEX (CVE-2023-48795, Dec 2023); it flags the
-# server's marker pseudo-algorithm as unknown:
-STRICT_KEX_UNKNOWN = "(kex) kex-strict-s-v00@openssh.com -- [warn] unknown algorithm"
-
-
+# server's marker pseudo-algorithm as unknown (TOOL_UNKNOWN below).
 @pytest.mark.xfail(strict=True, reason=(
     "ssh-audit 2.5.0 (Debian 12) does not know the strict-KEX marker and prints "
     "'(kex) kex-strict-s-v00@openssh.com -- [warn] unknown algorithm' and '!!! WARNING: "
     "unknown algorithm(s) found!: kex-strict-s-v00@openssh.com.' (the marker is required by "
-    "issue 3; newer ssh-audit releases know it)"))
+    "issue 3; newer ssh-audit releases know it), and issue 16's kex lines in KEX_TOOL_GAPS"))
 def test_ssh_audit_clean(server_factory, host_keys):
     srv = server_factory("--log-level", "debug", host_key=host_keys["ed25519"])
     out = ssh_audit(srv)
