@@ -26,7 +26,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Code several unit tests share (the test SSH client, the engine test harness). Built once
 # into an archive, so each test binary links only the helpers it calls.
 UNIT_HELPERS := tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c tests/unit/engine_pair.c \
-		tests/unit/sntrup761_ref.c
+		tests/unit/sntrup761_ref.c tests/unit/sshtest_kex.c
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 UNIT_LIB := $(BUILD)/tests/libunit.a
 
@@ -65,6 +65,12 @@ MLKEM_TOOL := build/tests/mlkem_encaps
 $(MLKEM_TOOL): tests/tools/mlkem_encaps.c build/libalknet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libalknet.a $(LDLIBS)
+
+# The server's CPU per key exchange, method by method, in-process (bench/kexcost.c).
+KEXCOST := build/bench/kexcost
+$(KEXCOST): bench/kexcost.c build/tests/libunit.a build/libalknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
 
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:

@@ -157,6 +157,9 @@ static void init_engine(struct settings *set)
 	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
 	if (rekey)
 		set->ssh.rekey_bytes = strtoull(rekey, NULL, 10);
+	/* Tests choose the key exchange methods (the finite-field groups are off by default)
+	 * until the --kex-algorithms option (issue 16, part B) takes this over. */
+	set->ssh.kex_algorithms = getenv("ALKNET_TEST_KEX_ALGORITHMS");
 }
 
 struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, struct diag *d)

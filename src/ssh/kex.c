@@ -1,5 +1,7 @@
-/* Key exchange (RFC 4253 §7-8, RFC 8731 curve25519-sha256), strict KEX (PROTOCOL §1.10),
- * ext-info (RFC 8308) and key derivation. Either side may start a re-key at any time. */
+/* Key exchange (RFC 4253 §7-8): negotiation, the exchange hash, key derivation, strict KEX
+ * (PROTOCOL §1.10) and ext-info (RFC 8308). Either side may start a re-key at any time. The
+ * methods themselves (curve25519, NIST ECDH, the post-quantum hybrids, finite-field DH) are
+ * in kex_methods.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +13,11 @@
 #include "cipher.h"
 #include "crypto.h"
 #include "internal.h"
+#include "kex_methods.h"
 #include "key.h"
 
-#define KEX_CURVE25519	      "curve25519-sha256"
-#define KEX_CURVE25519_LIBSSH "curve25519-sha256@libssh.org"
-#define KEX_STRICT_C	      "kex-strict-c-v00@openssh.com"
-#define KEX_STRICT_S	      "kex-strict-s-v00@openssh.com"
+#define KEX_STRICT_C "kex-strict-c-v00@openssh.com"
+#define KEX_STRICT_S "kex-strict-s-v00@openssh.com"
 #define SIG_ALGS                                                                                   \
 	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"                 \
 	"rsa-sha2-512,rsa-sha2-256"
@@ -32,6 +33,7 @@ struct kex {
 	const struct mac_info *mac_c2s, *mac_s2c;
 	const struct ssh_key *hostkey;
 	char hostkey_alg[32];
+	const struct kex_method *method;
 	struct pkt_cipher *next_rx; /* installed when the client's NEWKEYS arrives */
 };
 
@@ -80,6 +82,12 @@ static void put_hostkey_list(struct ssh *s, struct sbuf *b)
 	sbuf_free(&list);
 }
 
+/* The key exchange methods we offer, in our order (ssh_config.kex_algorithms). */
+static const char *kex_offer(const struct ssh *s)
+{
+	return s->cfg.kex_algorithms != NULL ? s->cfg.kex_algorithms : KEX_DEFAULT_LIST;
+}
+
 /* Sends our KEXINIT and starts a key exchange (at connection start, on re-key, or in answer to
  * the peer's KEXINIT). */
 void kex_send_kexinit(struct ssh *s)
@@ -95,8 +103,11 @@ void kex_send_kexinit(struct ssh *s)
 	RAND_bytes(cookie, sizeof(cookie));
 	sbuf_put_u8(b, MSG_KEXINIT);
 	sbuf_put(b, cookie, sizeof(cookie));
-	sbuf_put_cstring(b, k->first ? KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH "," KEX_STRICT_S
-				     : KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH);
+	const char *offer = kex_offer(s);
+	sbuf_put_u32(b, (uint32_t)(strlen(offer) + (k->first ? strlen("," KEX_STRICT_S) : 0)));
+	sbuf_put(b, offer, strlen(offer));
+	if (k->first)
+		sbuf_put(b, "," KEX_STRICT_S, strlen("," KEX_STRICT_S));
 	put_hostkey_list(s, b);
 	sbuf_put_cstring(b, cipher_offer());
 	sbuf_put_cstring(b, cipher_offer());
@@ -199,10 +210,18 @@ static const char *pick_enc(const uint8_t *l, size_t n, const struct cipher_info
 	return NULL;
 }
 
+/* True when name (n bytes) is the first name of list. */
+static bool is_first_of(const char *list, const char *name, size_t n)
+{
+	return strncmp(list, name, n) == 0 && (list[n] == ',' || list[n] == '\0');
+}
+
 /* Negotiates every algorithm from the client's name-lists l[0..7] (RFC 4253 §7.1), in the
- * order OpenSSH checks them. Returns NULL, or which list had no name in common: "no matching
- * key exchange method", "... host key type", "... cipher", "... MAC", "... compression
- * method" (OpenSSH's texts without "found"). */
+ * order OpenSSH checks them. *kex_first and *hk_first tell whether the key exchange method
+ * and the host key algorithm are both sides' first choice (what a first_kex_packet_follows
+ * guess must have hit: RFC 4253 §7, OpenSSH's proposals_match). Returns NULL, or which list had no
+ * name in common: "no matching key exchange method", "... host key type", "... cipher", "... MAC",
+ * "... compression method" (OpenSSH's texts without "found"). */
 static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], const size_t ln[10],
 				   bool *kex_first, bool *hk_first)
 {
@@ -211,10 +230,14 @@ static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], co
 	size_t len;
 	const char *why;
 
-	if (!pick(l[0], ln[0], KEX_CURVE25519 "," KEX_CURVE25519_LIBSSH, &name, &len, kex_first))
+	if (!pick(l[0], ln[0], kex_offer(s), &name, &len, kex_first) ||
+	    (k->method = kex_method_find_n(name, len)) == NULL)
 		return "no matching key exchange method";
+	*kex_first = *kex_first && is_first_of(kex_offer(s), (const char *)name, len);
 	if (!pick_hostkey(s, l[1], ln[1], hk_first))
 		return "no matching host key type";
+	*hk_first = *hk_first && is_first_of(hostkey_algs(s->cfg.host_keys[0]), k->hostkey_alg,
+					     strlen(k->hostkey_alg));
 	if ((why = pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s)) != NULL ||
 	    (why = pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c)) != NULL)
 		return why;
@@ -257,7 +280,9 @@ static bool negotiate(struct ssh *s, const uint8_t *p, size_t n)
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, why);
 		return false;
 	}
-	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. */
+	/* RFC 4253 §7: a wrongly guessed first kex packet is ignored. The guess is right only
+	 * when both sides put the same method and host key algorithm first; a client (dropbear)
+	 * whose first choice we pick but do not prefer sends its packet again. */
 	s->ignore_next_kex_packet = follows && !(kex_first && hk_first);
 	return true;
 }
@@ -276,8 +301,9 @@ void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n)
 }
 
 /* One derived key (RFC 4253 §7.2): HASH(K || H || letter || session_id), extended with
- * HASH(K || H || K1 || ...) until `need` bytes. kmp is K encoded as mpint. */
-static int derive(const struct ssh *s, const EVP_MD *sha256, const struct sbuf *kmp,
+ * HASH(K || H || K1 || ...) until `need` bytes. kenc is K as the method encodes it (mpint or
+ * string); HASH is the method's (its output is hlen bytes long, like H). */
+static int derive(const struct ssh *s, const EVP_MD *hash, const struct sbuf *kenc,
 		  const uint8_t *h, size_t hlen, char letter, uint8_t *out, size_t need)
 {
 	uint8_t buf[128];
@@ -285,11 +311,11 @@ static int derive(const struct ssh *s, const EVP_MD *sha256, const struct sbuf *
 	int ret = -1;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	if (md == NULL || sha256 == NULL || need > sizeof(buf) - 32)
+	if (md == NULL || hash == NULL || need > sizeof(buf) - hlen)
 		goto out;
 	while (have < need) {
-		if (EVP_DigestInit_ex(md, sha256, NULL) != 1 ||
-		    EVP_DigestUpdate(md, kmp->data, kmp->len) != 1 ||
+		if (EVP_DigestInit_ex(md, hash, NULL) != 1 ||
+		    EVP_DigestUpdate(md, kenc->data, kenc->len) != 1 ||
 		    EVP_DigestUpdate(md, h, hlen) != 1)
 			goto out;
 		if (have == 0) {
@@ -301,7 +327,7 @@ static int derive(const struct ssh *s, const EVP_MD *sha256, const struct sbuf *
 		}
 		if (EVP_DigestFinal_ex(md, buf + have, NULL) != 1)
 			goto out;
-		have += 32;
+		have += hlen;
 	}
 	memcpy(out, buf, need);
 	ret = 0;
@@ -313,7 +339,7 @@ out:
 
 /* Derives both directions' keys; the outgoing cipher is returned, the incoming one is kept
  * until the client's NEWKEYS. */
-static struct pkt_cipher *make_ciphers(struct ssh *s, const EVP_MD *sha256, const struct sbuf *kmp,
+static struct pkt_cipher *make_ciphers(struct ssh *s, const EVP_MD *hash, const struct sbuf *kenc,
 				       const uint8_t *h, size_t hlen)
 {
 	struct kex *k = s->kex;
@@ -323,10 +349,10 @@ static struct pkt_cipher *make_ciphers(struct ssh *s, const EVP_MD *sha256, cons
 	const struct mac_info *mi[2] = {k->mac_c2s, k->mac_s2c};
 
 	for (int d = 0; d < 2; d++) {
-		if (derive(s, sha256, kmp, h, hlen, (char)('A' + d), iv[d],
+		if (derive(s, hash, kenc, h, hlen, (char)('A' + d), iv[d],
 			   ci[d]->iv_len ? ci[d]->iv_len : 1) ||
-		    derive(s, sha256, kmp, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
-		    derive(s, sha256, kmp, h, hlen, (char)('E' + d), mac[d],
+		    derive(s, hash, kenc, h, hlen, (char)('C' + d), key[d], ci[d]->key_len) ||
+		    derive(s, hash, kenc, h, hlen, (char)('E' + d), mac[d],
 			   mi[d] ? mi[d]->key_len : 1))
 			goto out;
 	}
@@ -343,41 +369,12 @@ out:
 	return tx;
 }
 
-/* X25519: our ephemeral public key to q_s, the shared secret to secret. The key generation
- * and peer-key contexts come from cr, the session's libcrypto cache (or are made for this
- * call when it is NULL). Returns 0 or -1. */
-static int x25519(struct ssh_crypto *cr, const uint8_t *q_c, uint8_t q_s[32], uint8_t secret[32])
-{
-	EVP_PKEY_CTX *fresh_gen;
-	EVP_PKEY_CTX *gen = crypto_pkey_ctx(cr, CRYPTO_PKEY_X25519_KEYGEN, &fresh_gen);
-	EVP_PKEY *ours = NULL, *peer = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t qlen = 32, slen = 32;
-	int ret = -1;
-
-	if (gen == NULL || EVP_PKEY_generate(gen, &ours) != 1)
-		goto out;
-	peer = key_raw_public(cr, true, q_c, 32);
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL);
-	if (ctx == NULL || peer == NULL)
-		goto out;
-	if (EVP_PKEY_get_raw_public_key(ours, q_s, &qlen) != 1 || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 || EVP_PKEY_derive(ctx, secret, &slen) != 1 ||
-	    slen != 32)
-		goto out;
-	ret = 0;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_CTX_free(fresh_gen);
-	EVP_PKEY_free(ours);
-	EVP_PKEY_free(peer);
-	return ret;
-}
-
-/* H = SHA256(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K) (RFC 8731 §3). Returns 0,
- * or -1 if libcrypto fails (sha256 NULL included). */
-static int exchange_hash(struct ssh *s, const EVP_MD *sha256, const uint8_t *q_c,
-			 const uint8_t *q_s, const struct sbuf *kmp, uint8_t h[32])
+/* H = HASH(V_C || V_S || I_C || I_S || K_S || string C_INIT || string S_REPLY || K)
+ * (RFC 4253 §8, RFC 5656 §4, RFC 8731 §3, RFC 9941, draft-ietf-sshm-mlkem-hybrid-kex): an
+ * mpint e or f is the same bytes as a string of its body. h gets hlen bytes. Returns 0, or
+ * -1 if libcrypto fails (hash NULL included). */
+static int exchange_hash(struct ssh *s, const EVP_MD *hash, const uint8_t *c_init, size_t clen,
+			 const struct sbuf *reply, const struct sbuf *kenc, uint8_t *h)
 {
 	struct kex *k = s->kex;
 	struct sbuf b = {0};
@@ -389,10 +386,10 @@ static int exchange_hash(struct ssh *s, const EVP_MD *sha256, const uint8_t *q_c
 	sbuf_put_string(&b, k->i_c.data, k->i_c.len);
 	sbuf_put_string(&b, k->i_s.data, k->i_s.len);
 	sbuf_put_string(&b, blob, blob_len);
-	sbuf_put_string(&b, q_c, 32);
-	sbuf_put_string(&b, q_s, 32);
-	sbuf_put(&b, kmp->data, kmp->len);
-	int ok = sha256 != NULL && EVP_Digest(b.data, b.len, h, NULL, sha256, NULL) == 1;
+	sbuf_put_string(&b, c_init, clen);
+	sbuf_put_string(&b, reply->data, reply->len);
+	sbuf_put(&b, kenc->data, kenc->len);
+	int ok = hash != NULL && EVP_Digest(b.data, b.len, h, NULL, hash, NULL) == 1;
 	sbuf_free(&b);
 	return ok ? 0 : -1;
 }
@@ -407,8 +404,9 @@ static void send_ext_info(struct ssh *s)
 	pkt_end(s);
 }
 
-/* Sends KEX_ECDH_REPLY and NEWKEYS, switching our outgoing keys. */
-static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h, struct pkt_cipher *tx)
+/* Sends KEX_ECDH_REPLY (S_REPLY in reply) and NEWKEYS, switching our outgoing keys. */
+static void send_reply(struct ssh *s, const struct sbuf *reply, const uint8_t *h, size_t hlen,
+		       struct pkt_cipher *tx)
 {
 	struct kex *k = s->kex;
 	uint8_t *sig = NULL;
@@ -416,14 +414,14 @@ static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h, stru
 	const uint8_t *blob = ssh_key_blob(k->hostkey, &blob_len);
 	const char *alg = ssh_key_type(k->hostkey) == SSH_KEY_RSA ? k->hostkey_alg : NULL;
 
-	if (ssh_key_sign(k->hostkey, alg, h, 32, &sig, &siglen) != 0) {
+	if (ssh_key_sign(k->hostkey, alg, h, hlen, &sig, &siglen) != 0) {
 		cipher_free(tx);
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "host key signature failed");
 		return;
 	}
 	struct sbuf *b = pkt_begin(s, MSG_KEX_ECDH_REPLY);
 	sbuf_put_string(b, blob, blob_len);
-	sbuf_put_string(b, q_s, 32);
+	sbuf_put_string(b, reply->data, reply->len);
 	sbuf_put_string(b, sig, siglen);
 	pkt_end(s);
 	free(sig);
@@ -439,48 +437,63 @@ static void send_reply(struct ssh *s, const uint8_t *q_s, const uint8_t *h, stru
 	transport_flush_deferred(s);
 }
 
-/* KEX_ECDH_INIT: computes the shared secret and the exchange hash, derives the keys and
- * answers with KEX_ECDH_REPLY and NEWKEYS (send_reply). SHA-256 is looked up once for all of
- * it (from the session's cache when there is one). */
+/* H and the keys from K, with the method's hash. Returns the outgoing cipher or NULL. */
+static struct pkt_cipher *kex_finish(struct ssh *s, const uint8_t *c_init, size_t clen,
+				     const struct sbuf *reply, const struct sbuf *kenc, uint8_t *h,
+				     size_t hlen)
+{
+	struct kex *k = s->kex;
+	EVP_MD *fresh;
+	const EVP_MD *hash = crypto_md(s->cfg.crypto, (enum crypto_md)k->method->hash, &fresh);
+	struct pkt_cipher *tx = NULL;
+
+	if (exchange_hash(s, hash, c_init, clen, reply, kenc, h) == 0) {
+		if (k->first) {
+			memcpy(s->session_id, h, hlen);
+			s->session_id_len = hlen;
+		}
+		tx = make_ciphers(s, hash, kenc, h, hlen);
+	}
+	EVP_MD_free(fresh);
+	return tx;
+}
+
+/* KEX_ECDH_INIT (and KEXDH_INIT, the same number and shape): the method checks C_INIT and
+ * computes S_REPLY and K; then the exchange hash, the keys, and the answer: KEX_ECDH_REPLY
+ * and NEWKEYS (send_reply). A bad C_INIT fails the session with KEY_EXCHANGE_FAILED. */
 void kex_recv_ecdh_init(struct ssh *s, const uint8_t *p, size_t n)
 {
 	struct kex *k = s->kex;
 	struct sreader r;
-	size_t qlen;
-	uint8_t q_s[32], secret[32], h[32];
-	struct sbuf kmp = {0};
-	EVP_MD *fresh;
-	const EVP_MD *sha256;
+	size_t clen, hlen;
+	uint8_t h[64];
+	struct sbuf reply = {0}, kenc = {0};
 	struct pkt_cipher *tx = NULL;
 
-	if (k == NULL || !k->theirs_rcvd || k->newkeys_sent) {
+	if (k == NULL || !k->theirs_rcvd || k->newkeys_sent || k->method == NULL) {
 		ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "unexpected KEX_ECDH_INIT");
 		return;
 	}
 	sreader_init(&r, p + 1, n - 1);
-	const uint8_t *q_c = sreader_string(&r, &qlen);
-	if (r.err || qlen != 32 || sreader_left(&r) != 0 ||
-	    x25519(s->cfg.crypto, q_c, q_s, secret) != 0) {
-		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "bad curve25519 key");
+	const uint8_t *c_init = sreader_string(&r, &clen);
+	if (!sreader_end(&r) ||
+	    k->method->server_reply(s->cfg.crypto, c_init, clen, &reply, &kenc) != KEX_OK) {
+		sbuf_free(&reply);
+		sbuf_free(&kenc);
+		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "bad key exchange value");
 		return;
 	}
-	sbuf_put_mpint(&kmp, secret, 32);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	sha256 = crypto_sha256(s->cfg.crypto, &fresh);
-	if (exchange_hash(s, sha256, q_c, q_s, &kmp, h) == 0) {
-		if (k->first) {
-			memcpy(s->session_id, h, 32);
-			s->session_id_len = 32;
-		}
-		tx = make_ciphers(s, sha256, &kmp, h, 32);
-	}
-	sbuf_free(&kmp);
-	EVP_MD_free(fresh);
+	hlen = kex_hash_len(k->method->hash);
+	tx = kex_finish(s, c_init, clen, &reply, &kenc, h, hlen);
+	sbuf_free(&kenc);
 	if (tx == NULL) {
+		sbuf_free(&reply);
 		ssh_fail(s, SSH_DISCONNECT_KEY_EXCHANGE_FAILED, "key setup failed");
 		return;
 	}
-	send_reply(s, q_s, h, tx);
+	send_reply(s, &reply, h, hlen, tx);
+	sbuf_free(&reply);
+	OPENSSL_cleanse(h, sizeof(h));
 }
 
 bool kex_recv_newkeys(struct ssh *s, size_t n)

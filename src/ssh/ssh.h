@@ -109,6 +109,9 @@ struct ssh_config {
 	/* Borrowed, per loop: one thread at a time; must outlive the sessions. NULL: libcrypto
 	 * objects are made afresh for each use (slower; for tests and fuzzers). */
 	struct ssh_crypto *crypto;
+	/* Key exchange methods to offer, a comma list in our order of preference, every name one
+	 * kex_method_find knows (src/ssh/kex_methods.h); NULL: KEX_DEFAULT_LIST. Borrowed. */
+	const char *kex_algorithms;
 };
 
 /* The libcrypto state sessions share: algorithms fetched once and reusable key contexts,

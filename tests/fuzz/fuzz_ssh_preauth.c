@@ -1,8 +1,9 @@
 /* The SSH engine as a fresh connection sees it: arbitrary bytes from an unauthenticated peer.
  * Covers the identification line, the binary packet framing before keys, KEXINIT negotiation,
- * KEX_ECDH_INIT (a real X25519 exchange and host key signature when the input holds a valid
- * one, as the captured OpenSSH seeds do), and whatever follows the first NEWKEYS (which fails
- * the MAC, since the server's keys are fresh each run).
+ * KEX_ECDH_INIT with every key exchange method (a real exchange and host key signature when
+ * the input holds a valid C_INIT, as the captured OpenSSH seeds and the kex-* seeds do), and
+ * whatever follows the first NEWKEYS (which fails the MAC, since the server's keys are fresh each
+ * run).
  *
  * The input is fed in pieces of 1, 2, 3, 5, 8, ... bytes (a fixed cycle, so a run is
  * reproducible), pulling events after each piece: every "need more input" path runs. Auth
@@ -11,6 +12,7 @@
 
 #include "fuzz_common.h"
 #include "fuzz_keys.h"
+#include "ssh/kex_methods.h"
 #include "ssh/ssh.h"
 
 static struct ssh_key *host_keys[3];
@@ -26,6 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.host_keys = host_keys;
 	cfg.n_host_keys = 3;
 	cfg.crypto = ssh_crypto_new(); /* one for the process, as a server has one per loop */
+	cfg.kex_algorithms = KEX_SUPPORTED_LIST; /* the finite-field groups too */
 	return 0;
 }
 

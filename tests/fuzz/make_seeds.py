@@ -567,8 +567,58 @@ def sntrup761_seeds():
     write("fuzz_sntrup761", "urandom", os.urandom(1158 + 3044))
 
 
+def kex_method_seeds():
+    """fuzz_ssh_preauth: a KEXINIT naming one key exchange method, then KEX_ECDH_INIT with a
+    C_INIT of the right shape for it (a real ML-KEM key from the Wycheproof subset, valid
+    NIST points, e = 2 for the finite-field groups; any bytes are an X25519 or sntrup761
+    key), and for some a malformed one. The harness offers every supported method."""
+    import json
+    h = "fuzz_ssh_preauth"
+    path = os.path.join(HERE, "..", "unit", "mlkem_vectors", "wycheproof-encaps-768.json")
+    tests = {t["tcId"]: t for g in json.load(open(path))["testGroups"] for t in g["tests"]}
+    ek, bad_ek = bytes.fromhex(tests[14]["ek"]), bytes.fromhex(tests[2]["ek"])
+    x = bytes((i * 77 + 9) & 0xff for i in range(32))
+
+    def point(curve):
+        pub = ec.generate_private_key(curve).public_key()
+        return pub.public_bytes(serialization.Encoding.X962,
+                                serialization.PublicFormat.UncompressedPoint)
+
+    def pkt(p):
+        pad = 8 - (5 + len(p)) % 8
+        if pad < 4:
+            pad += 8
+        return struct.pack(">IB", 1 + len(p) + pad, pad) + p + b"\0" * pad
+
+    def seed(name, method, c_init):
+        lists = [method + ",kex-strict-c-v00@openssh.com,ext-info-c", "ssh-ed25519",
+                 "aes128-gcm@openssh.com", "aes128-gcm@openssh.com", "", "", "none", "none",
+                 "", ""]
+        kexinit = bytes([20]) + b"\x11" * 16 + b"".join(string(v) for v in lists) + \
+            bytes([0]) + u32(0)
+        write(h, "kex-" + name, b"SSH-2.0-fuzz\r\n" + pkt(kexinit) +
+              pkt(bytes([30]) + string(c_init)))
+    seed("mlkem768x25519", "mlkem768x25519-sha256", ek + x)
+    seed("mlkem768x25519-modulus", "mlkem768x25519-sha256", bad_ek + x)
+    seed("mlkem768x25519-short", "mlkem768x25519-sha256", ek + x[:31])
+    seed("sntrup761x25519", "sntrup761x25519-sha512",
+         bytes((i * 131 + 7) & 0xff for i in range(1158)) + x)
+    seed("sntrup761x25519-openssh", "sntrup761x25519-sha512@openssh.com", bytes(1158) + x)
+    seed("nistp256", "ecdh-sha2-nistp256", point(ec.SECP256R1()))
+    seed("nistp384", "ecdh-sha2-nistp384", point(ec.SECP384R1()))
+    seed("nistp521", "ecdh-sha2-nistp521", point(ec.SECP521R1()))
+    seed("nistp256-off-curve", "ecdh-sha2-nistp256", b"\4" + b"\1" * 64)
+    seed("nistp256-compressed", "ecdh-sha2-nistp256", point(ec.SECP256R1())[:33])
+    seed("dh-group14", "diffie-hellman-group14-sha256", b"\2")
+    seed("dh-group16", "diffie-hellman-group16-sha512", b"\2")
+    seed("dh-group18-one", "diffie-hellman-group18-sha512", b"\1")
+
+
 def main():
     import sys
+    if sys.argv[1:] == ["--kex"]:
+        kex_method_seeds()
+        return
     if sys.argv[1:] == ["--floods"]:
         flood_seeds()
         return
@@ -593,6 +643,7 @@ def main():
     flood_seeds()
     mlkem_seeds()
     sntrup761_seeds()
+    kex_method_seeds()
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ mv -f "$lib.$$" "$lib"
 # header changes.
 helper_h=tests/unit/sshtest_client.h
 helpers=""
-for src in tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c; do
+for src in tests/unit/sshtest_client.c tests/unit/sshtest_msgs.c tests/unit/sshtest_kex.c \
+	tests/unit/sntrup761_ref.c; do
 	obj="$out/obj/$(echo "$src" | sed 's|/|_|g; s|\.c$|.o|')"
 	helpers="$helpers $obj"
 	# shellcheck disable=SC3013

@@ -1,7 +1,8 @@
 /* A minimal in-memory SSH-2 client for the engine's tests; see sshtest_client.h. This file has
  * the framing, the key exchange and the receiving side; sshtest_msgs.c builds the messages.
  * The key exchange, key derivation and framing here are written from RFC 4253/8731
- * independently of src/ssh/kex.c and transport.c; only the packet ciphers (cipher.c, checked
+ * independently of src/ssh/kex*.c and transport.c (each method's client half is in
+ * sshtest_kex.c); only the packet ciphers (cipher.c, checked
  * against known answers in test_cipher.c) and the key module are shared with the engine. */
 #include "sshtest_client.h"
 
@@ -66,7 +67,8 @@ void tc_free(struct tc *c)
 	cipher_free(c->tx);
 	cipher_free(c->rx);
 	cipher_free(c->next_rx);
-	EVP_PKEY_free(c->eph);
+	tc_kex_free(c->kx);
+	sbuf_free(&c->c_init);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -178,7 +180,6 @@ static void tc_put_kexinit(struct tc *c, struct sbuf *b, bool first)
 static void tc_send_ecdh_init(struct tc *c, bool garbage)
 {
 	struct sbuf b = {0};
-	size_t qlen = 32;
 
 	if (garbage) {
 		sbuf_put_u8(&b, TC_ECDH_INIT);
@@ -187,14 +188,14 @@ static void tc_send_ecdh_init(struct tc *c, bool garbage)
 		sbuf_free(&b);
 		return;
 	}
-	EVP_PKEY_free(c->eph);
-	c->eph = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-	if (c->eph == NULL || EVP_PKEY_get_raw_public_key(c->eph, c->q_c, &qlen) != 1) {
-		tc_fail(c, "X25519 keygen failed");
+	tc_kex_free(c->kx);
+	sbuf_free(&c->c_init);
+	if (tc_kex_start(c->kex_alg, &c->kx, &c->c_init) != 0) {
+		tc_fail(c, "key generation for %s failed", c->kex_alg);
 		return;
 	}
 	sbuf_put_u8(&b, TC_ECDH_INIT);
-	sbuf_put_string(&b, c->q_c, 32);
+	sbuf_put_string(&b, c->c_init.data, c->c_init.len);
 	tc_send_now(c, b.data, b.len);
 	sbuf_free(&b);
 	c->ecdh_sent = true;
@@ -209,8 +210,12 @@ static void tc_send_kexinit(struct tc *c)
 	tc_send_now(c, c->i_c.data, c->i_c.len);
 	c->in_kex = true;
 	c->ecdh_sent = false;
-	if (first && c->o.guess_follows)
+	if (first && c->o.guess_follows) {
+		/* The guess is our first method. */
+		size_t n = strcspn(c->o.kex, ",");
+		snprintf(c->kex_alg, sizeof(c->kex_alg), "%.*s", (int)n, c->o.kex);
 		tc_send_ecdh_init(c, c->o.guess_garbage);
+	}
 }
 
 void tc_send_version(struct tc *c)
@@ -270,6 +275,15 @@ static bool tc_choose(const char *ours, const uint8_t *theirs, size_t tlen, char
 	return false;
 }
 
+/* True when ours (a C list) and theirs (a name-list) start with the same name. */
+static bool tc_first_is(const char *ours, const uint8_t *theirs, size_t tlen)
+{
+	const char *e = strchr(ours, ',');
+	size_t n = e ? (size_t)(e - ours) : strlen(ours);
+
+	return n <= tlen && memcmp(ours, theirs, n) == 0 && (n == tlen || theirs[n] == ',');
+}
+
 static void tc_recv_kexinit(struct tc *c, const uint8_t *p, size_t n)
 {
 	struct sreader r;
@@ -301,8 +315,8 @@ static void tc_recv_kexinit(struct tc *c, const uint8_t *p, size_t n)
 			    strstr(c->o.kex, "kex-strict-c-v00@openssh.com") != NULL;
 	else if (tc_list_has(l[0], ln[0], "kex-strict-s-v00@openssh.com"))
 		tc_fail(c, "kex-strict-s in a re-key KEXINIT");
-	if (!tc_choose(c->o.kex, l[0], ln[0], name, sizeof(name)) ||
-	    strncmp(name, "curve25519-sha256", 17) != 0 ||
+	if (!tc_choose(c->o.kex, l[0], ln[0], c->kex_alg, sizeof(c->kex_alg)) ||
+	    !tc_kex_known(c->kex_alg) ||
 	    !tc_choose(c->o.hostkey, l[1], ln[1], c->hostkey_alg, sizeof(c->hostkey_alg))) {
 		tc_fail(c, "no common kex or host key algorithm");
 		return;
@@ -330,6 +344,11 @@ static void tc_recv_kexinit(struct tc *c, const uint8_t *p, size_t n)
 	}
 	if (!c->in_kex)
 		tc_send_kexinit(c); /* a server-initiated re-key */
+	/* RFC 4253 §7: a guess is right only when both sides' first kex and host key algorithms
+	 * are the same; otherwise the server ignored it and it is sent again. */
+	if (first && c->o.guess_follows && c->ecdh_sent &&
+	    !(tc_first_is(c->o.kex, l[0], ln[0]) && tc_first_is(c->o.hostkey, l[1], ln[1])))
+		c->ecdh_sent = false;
 	if (!c->ecdh_sent)
 		tc_send_ecdh_init(c, false);
 }
@@ -348,90 +367,62 @@ void tc_put_mpint(struct sbuf *b, const uint8_t *k, size_t n)
 	sbuf_put(b, k, n);
 }
 
-static void tc_sha256(const void *p, size_t n, uint8_t out[32])
-{
-	EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL);
-}
-
-/* RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1..). */
-static void tc_derive(struct tc *c, const struct sbuf *kmp, const uint8_t h[32], char letter,
-		      uint8_t *out, size_t need)
+/* RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1..);
+ * K as the method encodes it, HASH the method's (hlen bytes, like H). */
+static void tc_derive(struct tc *c, const struct sbuf *kenc, const uint8_t *h, size_t hlen,
+		      char letter, uint8_t *out, size_t need)
 {
 	struct sbuf b = {0};
-	uint8_t acc[128];
+	uint8_t acc[192];
 	size_t have = 0;
 
 	while (have < need) {
 		sbuf_reset(&b);
-		sbuf_put(&b, kmp->data, kmp->len);
-		sbuf_put(&b, h, 32);
+		sbuf_put(&b, kenc->data, kenc->len);
+		sbuf_put(&b, h, hlen);
 		if (have == 0) {
 			sbuf_put_u8(&b, (uint8_t)letter);
-			sbuf_put(&b, c->session_id, 32);
+			sbuf_put(&b, c->session_id, c->session_id_len);
 		} else {
 			sbuf_put(&b, acc, have);
 		}
-		tc_sha256(b.data, b.len, acc + have);
-		have += 32;
+		EVP_Digest(b.data, b.len, acc + have, NULL, tc_kex_md(c->kex_alg), NULL);
+		have += hlen;
 	}
 	memcpy(out, acc, need);
 	sbuf_free(&b);
 	OPENSSL_cleanse(acc, sizeof(acc));
 }
 
-static void tc_recv_ecdh_reply(struct tc *c, const uint8_t *p, size_t n)
+/* H (RFC 4253 §8): V_C, V_S, I_C, I_S, K_S, C_INIT, S_REPLY, then K as encoded. */
+static size_t tc_exchange_hash(struct tc *c, const uint8_t *ks, size_t kslen, const uint8_t *q_s,
+			       size_t qlen, const struct sbuf *kenc, uint8_t h[64])
 {
-	struct sreader r;
-	size_t kslen, qlen, siglen, slen = 32;
-	uint8_t secret[32], h[32];
-	struct ssh_key *hk = NULL;
-	struct sbuf kmp = {0}, hb = {0};
-	EVP_PKEY *peer = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
+	struct sbuf hb = {0};
+	unsigned int hlen = 0;
 
-	sreader_init(&r, p + 1, n - 1);
-	const uint8_t *ks = sreader_string(&r, &kslen);
-	const uint8_t *q_s = sreader_string(&r, &qlen);
-	const uint8_t *sig = sreader_string(&r, &siglen);
-	if (!c->ecdh_sent || r.err || sreader_left(&r) != 0 || qlen != 32) {
-		tc_fail(c, "bad KEX_ECDH_REPLY");
-		return;
-	}
-	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, q_s, 32);
-	ctx = EVP_PKEY_CTX_new(c->eph, NULL);
-	if (peer == NULL || ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 || EVP_PKEY_derive(ctx, secret, &slen) != 1) {
-		tc_fail(c, "X25519 derive failed");
-		goto out;
-	}
-	tc_put_mpint(&kmp, secret, 32);
 	sbuf_put_cstring(&hb, c->client_version);
 	sbuf_put_cstring(&hb, c->server_version);
 	sbuf_put_string(&hb, c->i_c.data, c->i_c.len);
 	sbuf_put_string(&hb, c->i_s.data, c->i_s.len);
 	sbuf_put_string(&hb, ks, kslen);
-	sbuf_put_string(&hb, c->q_c, 32);
-	sbuf_put_string(&hb, q_s, 32);
-	sbuf_put(&hb, kmp.data, kmp.len);
-	tc_sha256(hb.data, hb.len, h);
-	if (ssh_key_from_blob(ks, kslen, &hk) != 0 ||
-	    (c->expect_hostkey != NULL && !ssh_key_equal(hk, c->expect_hostkey))) {
-		tc_fail(c, "unexpected host key");
-		goto out;
-	}
-	if (ssh_key_verify(hk, c->hostkey_alg, strlen(c->hostkey_alg), sig, siglen, h, 32) != 0) {
-		tc_fail(c, "host key signature does not verify");
-		goto out;
-	}
-	if (!c->have_session_id) {
-		memcpy(c->session_id, h, 32);
-		c->have_session_id = true;
-	}
+	sbuf_put_string(&hb, c->c_init.data, c->c_init.len);
+	sbuf_put_string(&hb, q_s, qlen);
+	sbuf_put(&hb, kenc->data, kenc->len);
+	EVP_Digest(hb.data, hb.len, h, &hlen, tc_kex_md(c->kex_alg), NULL);
+	sbuf_free(&hb);
+	return hlen;
+}
+
+/* Both directions' keys from K and H; sends NEWKEYS and switches our outgoing keys. */
+static void tc_new_keys(struct tc *c, const struct sbuf *kenc, const uint8_t *h, size_t hlen)
+{
 	uint8_t iv[2][64], key[2][64], mk[2][64];
+
 	for (int d = 0; d < 2; d++) {
-		tc_derive(c, &kmp, h, (char)('A' + d), iv[d], 64);
-		tc_derive(c, &kmp, h, (char)('C' + d), key[d], 64);
-		tc_derive(c, &kmp, h, (char)('E' + d), mk[d], 64);
+		tc_derive(c, kenc, h, hlen, (char)('A' + d), iv[d], 64);
+		tc_derive(c, kenc, h, hlen, (char)('C' + d), key[d], 64);
+		tc_derive(c, kenc, h, hlen, (char)('E' + d), mk[d], 64);
 	}
 	struct pkt_cipher *tx = cipher_new(NULL, c->enc[0], c->mac[0], key[0], iv[0], mk[0], true);
 	cipher_free(c->next_rx);
@@ -440,7 +431,7 @@ static void tc_recv_ecdh_reply(struct tc *c, const uint8_t *p, size_t n)
 	if (tx == NULL || c->next_rx == NULL) {
 		cipher_free(tx);
 		tc_fail(c, "cipher_new failed");
-		goto out;
+		return;
 	}
 	uint8_t nk = TC_NEWKEYS;
 	tc_send_now(c, &nk, 1);
@@ -450,13 +441,47 @@ static void tc_recv_ecdh_reply(struct tc *c, const uint8_t *p, size_t n)
 		c->tx_seq = 0;
 	c->in_kex = false;
 	tc_flush_deferred(c);
+}
+
+static void tc_recv_ecdh_reply(struct tc *c, const uint8_t *p, size_t n)
+{
+	struct sreader r;
+	size_t kslen, qlen, siglen, hlen;
+	uint8_t h[64];
+	struct ssh_key *hk = NULL;
+	struct sbuf kenc = {0};
+
+	sreader_init(&r, p + 1, n - 1);
+	const uint8_t *ks = sreader_string(&r, &kslen);
+	const uint8_t *q_s = sreader_string(&r, &qlen);
+	const uint8_t *sig = sreader_string(&r, &siglen);
+	if (!c->ecdh_sent || c->kx == NULL || r.err || sreader_left(&r) != 0) {
+		tc_fail(c, "bad KEX_ECDH_REPLY");
+		return;
+	}
+	if (tc_kex_finish(c->kx, q_s, qlen, &kenc) != 0) {
+		tc_fail(c, "%s: bad server reply", c->kex_alg);
+		goto out;
+	}
+	hlen = tc_exchange_hash(c, ks, kslen, q_s, qlen, &kenc, h);
+	if (ssh_key_from_blob(ks, kslen, &hk) != 0 ||
+	    (c->expect_hostkey != NULL && !ssh_key_equal(hk, c->expect_hostkey))) {
+		tc_fail(c, "unexpected host key");
+		goto out;
+	}
+	if (ssh_key_verify(hk, c->hostkey_alg, strlen(c->hostkey_alg), sig, siglen, h, hlen) != 0) {
+		tc_fail(c, "host key signature does not verify");
+		goto out;
+	}
+	if (!c->have_session_id) {
+		memcpy(c->session_id, h, hlen);
+		c->session_id_len = hlen;
+		c->have_session_id = true;
+	}
+	tc_new_keys(c, &kenc, h, hlen);
 out:
-	OPENSSL_cleanse(secret, sizeof(secret));
 	ssh_key_free(hk);
-	sbuf_free(&kmp);
-	sbuf_free(&hb);
-	EVP_PKEY_free(peer);
-	EVP_PKEY_CTX_free(ctx);
+	sbuf_free(&kenc);
 }
 
 static void tc_recv_newkeys(struct tc *c)
@@ -473,8 +498,8 @@ static void tc_recv_newkeys(struct tc *c)
 	c->peer_in_kex = false;
 	c->kex_count++;
 	c->tx_bytes = c->rx_bytes = 0;
-	EVP_PKEY_free(c->eph);
-	c->eph = NULL;
+	tc_kex_free(c->kx);
+	c->kx = NULL;
 }
 
 static void tc_recv_ext_info(struct tc *c, const uint8_t *p, size_t n)

@@ -2,13 +2,13 @@
  * Test-only: sshtest_client.c and sshtest_msgs.c are built once and linked into the unit tests
  * (Makefile, UNIT_HELPERS) and into the session fuzzer (tests/fuzz/run.sh).
  *
- * It speaks just enough of the protocol to exercise src/ssh/: curve25519-sha256 with an
- * ssh-ed25519 host key, the engine's own ciphers (src/ssh/cipher.c) for packet protection,
- * strict KEX, ext-info, re-keying started by either side, and publickey auth signed with
- * src/ssh/key.c. Key exchange and transport messages are handled as they arrive; everything
- * else is queued for the test to pop and inspect. The client obeys RFC 4253 §7.1 (no
- * connection-layer messages between its KEXINIT and its NEWKEYS; they are held back and sent
- * after) unless told to misbehave through tc_send_now/tc_send_raw.
+ * It speaks just enough of the protocol to exercise src/ssh/: every key exchange method the
+ * engine has (client halves in sshtest_kex.c) with an ssh-ed25519 host key, the engine's own
+ * ciphers (src/ssh/cipher.c) for packet protection, strict KEX, ext-info, re-keying started by
+ * either side, and publickey auth signed with src/ssh/key.c. Key exchange and transport messages
+ * are handled as they arrive; everything else is queued for the test to pop and inspect. The client
+ * obeys RFC 4253 §7.1 (no connection-layer messages between its KEXINIT and its NEWKEYS; they are
+ * held back and sent after) unless told to misbehave through tc_send_now/tc_send_raw.
  *
  * Names start with tc_ ("test client"). Bytes for the server accumulate in c->out; the test
  * moves them (ssh_feed) and consumes them with tc_out_consume. */
@@ -96,12 +96,14 @@ struct tc {
 	bool peer_in_kex; /* their KEXINIT received, their NEWKEYS not yet */
 	bool ecdh_sent;
 	struct sbuf i_c, i_s;
-	EVP_PKEY *eph;
-	uint8_t q_c[32];
+	char kex_alg[64];   /* the negotiated method */
+	struct tc_kex *kx;  /* its client state while it runs (sshtest_kex.c) */
+	struct sbuf c_init; /* what we sent in KEX_ECDH_INIT */
 	char hostkey_alg[64];
 	const struct cipher_info *enc[2]; /* [0] client to server, [1] server to client */
 	const struct mac_info *mac[2];
-	uint8_t session_id[32];
+	uint8_t session_id[64];
+	size_t session_id_len;
 	bool have_session_id;
 	int kex_count;	  /* key exchanges completed (the server's NEWKEYS received) */
 	int kexinit_rcvd; /* KEXINITs received from the server */
@@ -154,6 +156,18 @@ size_t tc_queued(const struct tc *c);
 void tc_fail(struct tc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends the n big-endian bytes at k as an SSH mpint (leading zeros dropped). */
 void tc_put_mpint(struct sbuf *b, const uint8_t *k, size_t n);
+
+/* Key exchange methods, the client side (sshtest_kex.c). tc_kex_known: the client has the
+ * method called name. tc_kex_md: its hash. tc_kex_start makes the client's state and puts
+ * C_INIT's bytes in c_init (0 or -1); tc_kex_finish takes S_REPLY's bytes and appends K in
+ * the method's encoding (an mpint, or a string for the post-quantum hybrids) to k (0, or -1
+ * for a reply the client can't use). */
+struct tc_kex;
+bool tc_kex_known(const char *name);
+const EVP_MD *tc_kex_md(const char *name);
+int tc_kex_start(const char *name, struct tc_kex **kx, struct sbuf *c_init);
+int tc_kex_finish(struct tc_kex *kx, const uint8_t *s_reply, size_t n, struct sbuf *k);
+void tc_kex_free(struct tc_kex *kx);
 
 /* Message builders (RFC 4252/4254), in sshtest_msgs.c. */
 void tc_service_request(struct tc *c, const char *name);

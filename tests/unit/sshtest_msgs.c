@@ -65,7 +65,7 @@ void tc_auth_query(struct tc *c, const char *user, const struct ssh_key *k, cons
 void tc_auth_sign_data(struct tc *c, struct sbuf *out, const char *user, const char *alg,
 		       const uint8_t *blob, size_t bloblen)
 {
-	sbuf_put_string(out, c->session_id, 32);
+	sbuf_put_string(out, c->session_id, c->session_id_len);
 	tc_auth_head(out, user, "publickey");
 	sbuf_put_u8(out, 1);
 	sbuf_put_cstring(out, alg);
@@ -87,7 +87,7 @@ void tc_auth_signed(struct tc *c, const char *user, const struct ssh_key *k, con
 		return;
 	}
 	/* The request is the signed data without the leading session id string. */
-	sbuf_put(&b, data.data + 4 + 32, data.len - 4 - 32);
+	sbuf_put(&b, data.data + 4 + c->session_id_len, data.len - 4 - c->session_id_len);
 	sbuf_put_string(&b, sig, siglen);
 	free(sig);
 	sbuf_free(&data);

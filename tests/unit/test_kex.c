@@ -300,20 +300,35 @@ static void test_ext_info_and_late_auth(void **state)
 	pair_free(p);
 }
 
-/* first_kex_packet_follows: a wrong guess is ignored, a right one is used. */
+/* first_kex_packet_follows: a wrong guess is ignored, a right one is used. Right means both
+ * sides' first kex method and host key algorithm are the same (RFC 4253 §7): a client whose
+ * first method is one we have but not our first (dropbear's curve25519-sha256) guessed wrong,
+ * and sends its packet again after our KEXINIT. */
 static void test_kex_guess(void **state)
 {
 	struct tc_opts wrong = {.hostkey = "ecdsa-sha2-nistp256,ssh-ed25519",
 				.guess_follows = true,
 				.guess_garbage = true};
-	struct tc_opts right = {.guess_follows = true};
+	struct tc_opts not_our_first = {.guess_follows = true, .guess_garbage = true};
+	struct tc_opts not_our_first_real = {.guess_follows = true};
+	struct tc_opts right = {
+		.kex = "mlkem768x25519-sha256,ext-info-c,kex-strict-c-v00@openssh.com",
+		.guess_follows = true};
 	(void)state;
 
 	struct pair *p = connected(&wrong, NULL);
 	assert_int_equal(p->disconnects, 0);
 	pair_free(p);
+	p = connected(&not_our_first, NULL);
+	assert_int_equal(p->disconnects, 0);
+	assert_string_equal(p->c.kex_alg, "curve25519-sha256");
+	pair_free(p);
+	p = connected(&not_our_first_real, NULL);
+	assert_int_equal(p->disconnects, 0);
+	pair_free(p);
 	p = connected(&right, NULL);
 	assert_int_equal(p->disconnects, 0);
+	assert_string_equal(p->c.kex_alg, "mlkem768x25519-sha256");
 	pair_free(p);
 }
 
