@@ -306,3 +306,19 @@ def test_cert_authority_line_in_authorized_keys(server_factory, ca, echo_server,
     rc, _, _ = tunnel(srv, from_line, echo_server.port)
     assert rc != 0
     assert len(reject_lines(srv)) >= 2, srv.log()
+
+
+def test_policy_principal_rules_use_the_certificate(cert_server, ca, echo_server, tmp_path):
+    """`allow principal ops to ...` in --policy: a certificate naming ops may tunnel there, one
+    naming only the user may not (administratively prohibited, and nothing else changes)."""
+    pol = write(tmp_path / "policy", "allow principal ops to 127.0.0.1:%d\ndefault deny\n"
+                % echo_server.port)
+    srv = cert_server("--policy", pol)
+    ops = ca.mint(principals="%s,ops" % USER)
+    rc, out, err = tunnel(srv, ops, echo_server.port)
+    assert rc == 0 and out == b"hello through a certificate\n", err
+    plain = ca.mint(principals=USER)
+    rc, out, err = tunnel(srv, plain, echo_server.port)
+    assert rc != 0 and out == b"", err
+    assert "administratively prohibited" in err.lower() or "open failed" in err.lower() or \
+        rc == 255, err
