@@ -26,7 +26,7 @@ enum crypto_pkey {
 	CRYPTO_PKEY_X25519_KEYGEN = 2, /* keygen already initialised: EVP_PKEY_generate */
 };
 
-/* The cipher for id (CIPHER_CHACHAPOLY ... CIPHER_AES256_CTR). */
+/* The cipher for id (CIPHER_CHACHAPOLY ... CIPHER_AES192_CTR). */
 const EVP_CIPHER *crypto_cipher(struct ssh_crypto *cr, enum cipher_id id, EVP_CIPHER **fresh);
 EVP_MAC *crypto_mac(struct ssh_crypto *cr, enum crypto_mac m, EVP_MAC **fresh);
 /* SHA-256 for the exchange hash and key derivation. */
