@@ -9,12 +9,14 @@
 #include <strings.h>
 
 #include "addrmatch.h"
+#include "alglist.h"
 #include "config_file.h"
 #include "diag.h"
 #include "file.h"
 #include "net.h"
 #include "penalty.h"
 #include "proxy/proxy_url.h"
+#include "ssh/ssh.h"
 #include "xmalloc.h"
 
 #ifndef ALKNET_VERSION
@@ -101,6 +103,15 @@ void config_usage(FILE *out)
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
 		"                             restrictions after start-up (default on)\n"
+		"  --kex-algorithms LIST      key exchange methods, OpenSSH's syntax: LIST\n"
+		"                             replaces the default, +LIST appends, -LIST removes\n"
+		"                             (* and ? patterns), ^LIST puts first\n"
+		"  --ciphers LIST             ciphers, the same syntax\n"
+		"  --macs LIST                MACs, the same syntax; hmac-sha2-256 and\n"
+		"                             hmac-sha2-512 (not -etm) are off by default:\n"
+		"                             --macs +hmac-sha2-256,hmac-sha2-512 for old clients\n"
+		"  --host-key-algorithms LIST host key signature algorithms, the same syntax\n"
+		"                             (alknet serve --check prints the effective lists)\n"
 		"  --log-level LEVEL          error, warn, info or debug (default info)\n"
 		"  --help                     show this help\n"
 		"  --version                  show the version\n"
@@ -140,6 +151,10 @@ enum {
 	OPT_SOURCE_PREFIX,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_KEX_ALGS, /* the four lists in enum ssh_alg_kind's order */
+	OPT_CIPHERS,
+	OPT_MACS,
+	OPT_HOSTKEY_ALGS,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -177,6 +192,10 @@ static const struct option options[] = {
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"user", required_argument, NULL, OPT_USER},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"kex-algorithms", required_argument, NULL, OPT_KEX_ALGS},
+	{"ciphers", required_argument, NULL, OPT_CIPHERS},
+	{"macs", required_argument, NULL, OPT_MACS},
+	{"host-key-algorithms", required_argument, NULL, OPT_HOSTKEY_ALGS},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -345,6 +364,45 @@ static int parse_penalty_option(const struct cfg_src *src, int c, const char *ar
 			"%s", err);
 }
 
+_Static_assert(CONFIG_N_ALGS == SSH_ALG_KINDS && OPT_HOSTKEY_ALGS - OPT_KEX_ALGS == SSH_ALG_HOSTKEY,
+	       "config.algs[] and the options follow enum ssh_alg_kind");
+
+static const char *const alg_option_names[CONFIG_N_ALGS] = {"kex-algorithms", "ciphers", "macs",
+							    "host-key-algorithms"};
+
+/* --kex-algorithms, --ciphers, --macs, --host-key-algorithms: OpenSSH's list syntax applied
+ * to the engine's default (alglist.h). A later setting replaces an earlier one (the command
+ * line's the file's). */
+static int parse_algs(const struct cfg_src *src, int c, const char *arg, struct config *cfg)
+{
+	enum ssh_alg_kind kind = (enum ssh_alg_kind)(c - OPT_KEX_ALGS);
+	char *list, err[160];
+
+	if (alglist_edit(ssh_alg_default(kind), ssh_alg_supported(kind), arg, &list, err,
+			 sizeof(err)) != 0)
+		return cfg_fail(src, alg_option_names[kind], "%s", err);
+	free(cfg->algs[kind]);
+	cfg->algs[kind] = list;
+	return 0;
+}
+
+char *config_algorithms_text(const struct config *cfg)
+{
+	size_t len = 1;
+
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		const char *l = cfg->algs[k] ? cfg->algs[k] : ssh_alg_default((enum ssh_alg_kind)k);
+		len += strlen(alg_option_names[k]) + 1 + strlen(l) + 1;
+	}
+	char *out = xmalloc(len);
+	size_t o = 0;
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		const char *l = cfg->algs[k] ? cfg->algs[k] : ssh_alg_default((enum ssh_alg_kind)k);
+		o += (size_t)snprintf(out + o, len - o, "%s %s\n", alg_option_names[k], l);
+	}
+	return out;
+}
+
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
@@ -413,6 +471,11 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 			return 0;
 		}
 		return cfg_fail(src, "sandbox", "'%s' is not on or off", arg);
+	case OPT_KEX_ALGS:
+	case OPT_CIPHERS:
+	case OPT_MACS:
+	case OPT_HOSTKEY_ALGS:
+		return parse_algs(src, c, arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -491,6 +554,10 @@ void config_free(struct config *cfg)
 	cfg->file_text = NULL;
 	addrmatch_free(cfg->penalty_exempt);
 	cfg->penalty_exempt = NULL;
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		free(cfg->algs[k]);
+		cfg->algs[k] = NULL;
+	}
 }
 
 void config_listen_str(const struct config *cfg, char *out, size_t outlen)

@@ -4,6 +4,7 @@
 
 #include "cipher.h"
 #include "internal.h"
+#include "key.h"
 
 /* Key exchange methods: the ones kex.c has today. Issue 16 part A brings KEX_DEFAULT_LIST
  * and KEX_SUPPORTED_LIST; these two lines then name those. */
@@ -44,10 +45,16 @@ const char *ssh_alg_supported(enum ssh_alg_kind kind)
 	return NULL;
 }
 
+const char *ssh_alg_for_key(const struct ssh_key *key)
+{
+	return ssh_key_type(key) == SSH_KEY_RSA ? "rsa-sha2-512,rsa-sha2-256"
+						: ssh_key_type_name(key);
+}
+
 const char *ssh_alg_list(const struct ssh *s, enum ssh_alg_kind kind)
 {
-	const char *const conf[SSH_ALG_KINDS] = {s->cfg.kex_algorithms, s->cfg.ciphers,
-						 s->cfg.macs, s->cfg.host_key_algorithms};
+	const char *const conf[SSH_ALG_KINDS] = {s->cfg.kex_algorithms, s->cfg.ciphers, s->cfg.macs,
+						 s->cfg.host_key_algorithms};
 
 	return conf[kind] ? conf[kind] : ssh_alg_default(kind);
 }

@@ -61,7 +61,7 @@ void kex_free(struct kex *k)
 /* Host key algorithm names for a key: RSA keys sign with SHA-2 only. */
 static const char *hostkey_algs(const struct ssh_key *k)
 {
-	return ssh_key_type(k) == SSH_KEY_RSA ? "rsa-sha2-512,rsa-sha2-256" : ssh_key_type_name(k);
+	return ssh_alg_for_key(k);
 }
 
 /* The host key algorithms we offer, NUL-terminated in list: those of the configured list (in

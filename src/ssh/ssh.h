@@ -129,6 +129,9 @@ struct ssh_config {
  * out of range. */
 const char *ssh_alg_default(enum ssh_alg_kind kind);
 const char *ssh_alg_supported(enum ssh_alg_kind kind);
+/* The host key algorithms key can sign with, comma-separated: its type's name, or
+ * rsa-sha2-512,rsa-sha2-256 for RSA (never ssh-rsa's SHA-1). */
+const char *ssh_alg_for_key(const struct ssh_key *key);
 
 /* The libcrypto state sessions share: algorithms fetched once and reusable key contexts,
  * filled as sessions need them, so that a new session costs no libcrypto look-ups. It is not

@@ -24,10 +24,8 @@
 static void check_transfer(const char *enc_c2s, const char *mac_c2s, const char *enc_s2c,
 			   const char *mac_s2c, bool server_rekeys)
 {
-	struct tc_opts o = {.enc_c2s = enc_c2s,
-			    .enc_s2c = enc_s2c,
-			    .mac_c2s = mac_c2s,
-			    .mac_s2c = mac_s2c};
+	struct tc_opts o = {
+		.enc_c2s = enc_c2s, .enc_s2c = enc_s2c, .mac_c2s = mac_c2s, .mac_s2c = mac_s2c};
 	struct ssh_config cfg = {.window = 48 * 1024, .macs = ssh_alg_supported(SSH_ALG_MAC)};
 	struct pair *p = connected(&o, &cfg);
 	struct xfer x;
@@ -60,8 +58,7 @@ static void test_non_etm_transfer(void **state)
 }
 
 /* Nothing in common → KEY_EXCHANGE_FAILED with the list that failed (session.c logs it). */
-static void expect_no_match(const struct tc_opts *o, const struct ssh_config *cfg,
-			    const char *text)
+static void expect_no_match(const struct tc_opts *o, const struct ssh_config *cfg, const char *text)
 {
 	struct pair *p = pair_new(o, cfg);
 
@@ -80,10 +77,10 @@ static void test_non_etm_not_default(void **state)
 	(void)state;
 	assert_null(strstr(ssh_alg_default(SSH_ALG_MAC), "hmac-sha2-256,"));
 	assert_non_null(strstr(ssh_alg_supported(SSH_ALG_MAC), ",hmac-sha2-256,hmac-sha2-512"));
-	expect_no_match(&(struct tc_opts){.enc_c2s = "aes128-ctr", .mac_c2s = "hmac-sha2-256"}, NULL,
-			"no matching MAC");
-	expect_no_match(&(struct tc_opts){.enc_s2c = "aes256-ctr", .mac_s2c = "hmac-sha2-512"}, NULL,
-			"no matching MAC");
+	expect_no_match(&(struct tc_opts){.enc_c2s = "aes128-ctr", .mac_c2s = "hmac-sha2-256"},
+			NULL, "no matching MAC");
+	expect_no_match(&(struct tc_opts){.enc_s2c = "aes256-ctr", .mac_s2c = "hmac-sha2-512"},
+			NULL, "no matching MAC");
 }
 
 /* ---- configured lists ---- */
