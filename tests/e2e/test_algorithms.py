@@ -244,3 +244,64 @@ def test_reload_changes_the_lists(server_factory, keys, echo_server, tmp_path):
     assert "macs: unknown algorithm 'hmac-sha1'" in srv.log()
     r = run_w(srv, keys.default, target, b"c", opts=opts)
     assert r.returncode == 0 and r.stdout == b"c", r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# other clients with the non-ETM MACs: paramiko 2.12 and Debian's dbclient
+
+def paramiko_sink(srv, key, port, data, mac):
+    """paramiko left with one MAC: sends data to the SHA-256 sink through a direct-tcpip
+    channel, asking for a re-key half-way. Returns (cipher, MAC both ways, kex count, reply)."""
+    import paramiko
+    disabled = {"macs": [m for m in paramiko.Transport._preferred_macs if m != mac]}
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(srv.host, srv.port, username="tester", key_filename=key, look_for_keys=False,
+                   allow_agent=False, timeout=10, banner_timeout=10, auth_timeout=10,
+                   disabled_algorithms=disabled)
+    try:
+        tr = client.get_transport()
+        ch = tr.open_channel("direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=10)
+        ch.settimeout(SSH_TIMEOUT)
+        half = len(data) // 2
+        ch.sendall(data[:half])
+        tr.renegotiate_keys()
+        ch.sendall(data[half:])
+        ch.shutdown_write()
+        reply = b""
+        while not reply.endswith(b"\n"):
+            d = ch.recv(4096)
+            if not d:
+                break
+            reply += d
+        return (tr.local_cipher, tr.local_mac, tr.remote_mac), reply.decode().split()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("mac", ["hmac-sha2-256", "hmac-sha2-512"])
+def test_paramiko_non_etm_mac(server_factory, keys, sink_server, mac):
+    srv = server_factory("--log-level", "debug", "--macs", NON_ETM)
+    data = rand_bytes(3 << 20, seed=17)
+    algs, reply = paramiko_sink(srv, keys.default, sink_server.port, data, mac)
+    assert algs == ("aes128-ctr", mac, mac)  # paramiko 2.12 puts aes128-ctr first
+    assert reply == [sha256_hex(data), str(len(data))]
+    assert srv.log().count("key exchange done") >= 2, srv.log()[-3000:]
+
+
+@pytest.mark.parametrize("cipher", ["aes128-ctr", "aes256-ctr"])
+def test_dbclient_non_etm_mac(server_factory, keys, echo_server, tmp_path, cipher):
+    """Debian's dbclient speaks hmac-sha2-256 but not its -etm form."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = str(tmp_path / "client.dropbear")
+    subprocess.run(["dropbearconvert", "openssh", "dropbear", keys.default, key], check=True,
+                   capture_output=True, timeout=20)
+    srv = server_factory("--macs", "+hmac-sha2-256")
+    data = rand_bytes(2 << 20, seed=18)
+    r = subprocess.run(["dbclient", "-y", "-y", "-i", key, "-p", str(srv.port), "-c", cipher,
+                        "-m", "hmac-sha2-256", "-B", "127.0.0.1:%d" % echo_server.port,
+                        "tester@" + srv.host], input=data, capture_output=True,
+                       timeout=SSH_TIMEOUT, env=dict(os.environ, HOME=str(home)))
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert sha256_hex(r.stdout) == sha256_hex(data)

@@ -392,33 +392,6 @@ def test_paramiko_transfer_with_rekey(server, keys, echo_server, cipher, mac):
     assert kexes >= 4, "expected re-keys, saw %d key exchanges%s" % (kexes, diag(server, out))
 
 
-@pytest.mark.parametrize("mac", ["hmac-sha2-256", "hmac-sha2-512"])
-def test_paramiko_non_etm_mac(server_factory, keys, echo_server, mac):
-    """paramiko 2.12 (aes128-ctr first, MACs led by hmac-sha2-256), left with one MAC, against
-    --macs +hmac-sha2-256,hmac-sha2-512 (encrypt-and-MAC, RFC 6668); a re-key mid-transfer."""
-    import paramiko
-    srv = server_factory("--log-level", "debug", "--macs", "+hmac-sha2-256,hmac-sha2-512")
-    disabled = {"macs": [m for m in paramiko.Transport._preferred_macs if m != mac]}
-    with LogCollector("paramiko") as log:
-        client = paramiko_connect(srv, keys.default, disabled_algorithms=disabled)
-        try:
-            tr = client.get_transport()
-            assert (tr.local_cipher, tr.local_mac, tr.remote_mac) == ("aes128-ctr", mac, mac)
-            state = {"done": False}
-
-            def during(sent):
-                if not state["done"] and sent >= SMALL * 4:
-                    state["done"] = True
-                    tr.renegotiate_keys()
-
-            n, sha, errors = paramiko_echo(tr, echo_server.port, payload(BIG // 4),
-                                           BIG_TIMEOUT, during)
-        finally:
-            client.close()
-    assert not errors and n == BIG // 4 and sha == digest(BIG // 4), diag(srv, log.text())
-    assert log.count("Switch to new keys") >= 2, diag(srv, log.text())
-
-
 PY_KEYS = [(k, None) for k in ECDSA_AND_ED] + [("rsa", "rsa-sha2-256"), ("rsa", "rsa-sha2-512")]
 
 
@@ -652,22 +625,11 @@ def dbclient(server, key, *args):
 def test_dbclient_transfer(server, keys, echo_server, dbkey, client_home):
     """dbclient re-keys only after 1 GB (KEX_REKEY_DATA, compile-time) and has no option to
     force one: this transfer has no re-key (the next test makes the server re-key).
-    The only cipher Debian's dbclient shares with alknet by default is chacha20-poly1305 (its
-    MACs are hmac-sha1 and hmac-sha2-256, not the -etm variants alknet offers by default with
-    AES-CTR; test_dbclient_non_etm_mac lets hmac-sha2-256 in)."""
+    The only cipher Debian's dbclient shares with alknet is chacha20-poly1305 (its MACs are
+    hmac-sha1 and hmac-sha2-256, not the -etm variants alknet requires with AES-CTR)."""
     cmd = dbclient(server, dbkey["ed25519"], "-B", "127.0.0.1:%d" % echo_server.port)
     res = run_stdio(cmd, payload(BIG), BIG_TIMEOUT, env=client_env(client_home))
     assert_echoed(res, BIG, server, "dbclient")
-
-
-@pytest.mark.parametrize("cipher", ["aes128-ctr", "aes256-ctr"])
-def test_dbclient_non_etm_mac(server_factory, keys, echo_server, dbkey, client_home, cipher):
-    """Debian's dbclient speaks hmac-sha2-256 without -etm: let in with --macs +hmac-sha2-256."""
-    srv = server_factory("--log-level", "debug", "--macs", "+hmac-sha2-256")
-    cmd = dbclient(srv, dbkey["ed25519"], "-c", cipher, "-m", "hmac-sha2-256",
-                   "-B", "127.0.0.1:%d" % echo_server.port)
-    res = run_stdio(cmd, payload(SMALL * 8), SMALL_TIMEOUT, env=client_env(client_home))
-    assert_echoed(res, SMALL * 8, srv, "dbclient %s hmac-sha2-256" % cipher)
 
 
 def test_dbclient_transfer_server_rekeys(server_factory, keys, echo_server, dbkey, client_home,
