@@ -9,12 +9,14 @@
 #include <strings.h>
 
 #include "addrmatch.h"
+#include "alglist.h"
 #include "config_file.h"
 #include "diag.h"
 #include "file.h"
 #include "net.h"
 #include "penalty.h"
 #include "proxy/proxy_url.h"
+#include "ssh/ssh.h"
 #include "xmalloc.h"
 
 #ifndef ALKNET_VERSION
@@ -59,6 +61,10 @@ enum {
 	OPT_CERT_AUTHORITY,
 	OPT_CERT_SKEW,
 	OPT_REVOKED_KEYS,
+	OPT_KEX_ALGS, /* the four lists in enum ssh_alg_kind's order */
+	OPT_CIPHERS,
+	OPT_MACS,
+	OPT_HOSTKEY_ALGS,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -107,6 +113,10 @@ static const struct option options[] = {
 	{"cert-authority", required_argument, NULL, OPT_CERT_AUTHORITY},
 	{"cert-clock-skew", required_argument, NULL, OPT_CERT_SKEW},
 	{"revoked-keys", required_argument, NULL, OPT_REVOKED_KEYS},
+	{"kex-algorithms", required_argument, NULL, OPT_KEX_ALGS},
+	{"ciphers", required_argument, NULL, OPT_CIPHERS},
+	{"macs", required_argument, NULL, OPT_MACS},
+	{"host-key-algorithms", required_argument, NULL, OPT_HOSTKEY_ALGS},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -299,6 +309,45 @@ static int parse_proxy_protocol(const struct cfg_src *src, int c, const char *ar
 	return 0;
 }
 
+_Static_assert(CONFIG_N_ALGS == SSH_ALG_KINDS && OPT_HOSTKEY_ALGS - OPT_KEX_ALGS == SSH_ALG_HOSTKEY,
+	       "config.algs[] and the options follow enum ssh_alg_kind");
+
+static const char *const alg_option_names[CONFIG_N_ALGS] = {"kex-algorithms", "ciphers", "macs",
+							    "host-key-algorithms"};
+
+/* --kex-algorithms, --ciphers, --macs, --host-key-algorithms: OpenSSH's list syntax applied
+ * to the engine's default (alglist.h). A later setting replaces an earlier one (the command
+ * line's the file's). */
+static int parse_algs(const struct cfg_src *src, int c, const char *arg, struct config *cfg)
+{
+	enum ssh_alg_kind kind = (enum ssh_alg_kind)(c - OPT_KEX_ALGS);
+	char *list, err[160];
+
+	if (alglist_edit(ssh_alg_default(kind), ssh_alg_supported(kind), arg, &list, err,
+			 sizeof(err)) != 0)
+		return cfg_fail(src, alg_option_names[kind], "%s", err);
+	free(cfg->algs[kind]);
+	cfg->algs[kind] = list;
+	return 0;
+}
+
+char *config_algorithms_text(const struct config *cfg)
+{
+	size_t len = 1;
+
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		const char *l = cfg->algs[k] ? cfg->algs[k] : ssh_alg_default((enum ssh_alg_kind)k);
+		len += strlen(alg_option_names[k]) + 1 + strlen(l) + 1;
+	}
+	char *out = xmalloc(len);
+	size_t o = 0;
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		const char *l = cfg->algs[k] ? cfg->algs[k] : ssh_alg_default((enum ssh_alg_kind)k);
+		o += (size_t)snprintf(out + o, len - o, "%s %s\n", alg_option_names[k], l);
+	}
+	return out;
+}
+
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
@@ -405,6 +454,11 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 			return 0;
 		}
 		return cfg_fail(src, "sandbox", "'%s' is not on or off", arg);
+	case OPT_KEX_ALGS:
+	case OPT_CIPHERS:
+	case OPT_MACS:
+	case OPT_HOSTKEY_ALGS:
+		return parse_algs(src, c, arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -485,6 +539,10 @@ void config_free(struct config *cfg)
 	cfg->penalty_exempt = NULL;
 	addrmatch_free(cfg->proxy_protocol_from);
 	cfg->proxy_protocol_from = NULL;
+	for (int k = 0; k < CONFIG_N_ALGS; k++) {
+		free(cfg->algs[k]);
+		cfg->algs[k] = NULL;
+	}
 }
 
 void config_listen_str(const struct config *cfg, char *out, size_t outlen)

@@ -18,6 +18,8 @@ struct proxy_url;
 struct diag;
 
 #define CONFIG_MAX_LISTEN 16
+/* Algorithm lists, indexed by enum ssh_alg_kind (ssh/ssh.h): kex, ciphers, MACs, host key. */
+#define CONFIG_N_ALGS 4
 
 struct config_listen {
 	const char *str;
@@ -79,6 +81,9 @@ struct config {
 	 * values of proxy_header.h's enum), from the senders in --proxy-protocol-from only. */
 	unsigned proxy_protocol;
 	struct addrmatch *proxy_protocol_from; /* parsed; NULL: none */
+	/* --kex-algorithms, --ciphers, --macs, --host-key-algorithms: the effective lists
+	 * (alglist.h applied to the engine's defaults), owned; NULL: the engine's default. */
+	char *algs[CONFIG_N_ALGS];
 };
 
 enum config_result {
@@ -100,6 +105,9 @@ void config_free(struct config *cfg);
 void config_defaults(struct config *cfg);
 void config_apply_text(struct config *cfg, const char *name, char *text, size_t len,
 		       struct diag *d);
+/* --check's report of the effective algorithm lists, one "keyword list" line each (like
+ * `sshd -T`), as a new string the caller frees. */
+char *config_algorithms_text(const struct config *cfg);
 /* The listen addresses as one word, "A,B" (for log lines). */
 void config_listen_str(const struct config *cfg, char *out, size_t outlen);
 

@@ -20,19 +20,24 @@ static bool wants_check(int argc, char **argv)
 	return false;
 }
 
-/* --check: cfg is taken over (by server_check, or freed here after a parse error). */
+/* --check: cfg is taken over (by server_check, or freed here after a parse error). All good:
+ * the effective algorithm lists (like `sshd -T`), then "configuration ok". */
 static int check(struct config *cfg, unsigned problems, struct diag *d)
 {
+	char *algs = NULL;
+
 	if (problems == 0) {
 		log_set_level(LOG_WARN);
 		log_set_plain(true);
+		algs = config_algorithms_text(cfg);
 		problems = server_check(cfg, d);
 	} else {
 		config_free(cfg);
 		free(cfg);
 	}
 	if (problems == 0)
-		printf("configuration ok\n");
+		printf("%sconfiguration ok\n", algs);
+	free(algs);
 	return problems == 0 ? 0 : 1;
 }
 

@@ -148,6 +148,10 @@ static void init_engine(struct settings *set)
 	set->ssh.max_channels = set->cfg->max_channels;
 	set->ssh.window = set->cfg->window_size;
 	set->ssh.out_limit = 1024 * 1024;
+	set->ssh.kex_algorithms = set->cfg->algs[SSH_ALG_KEX];
+	set->ssh.ciphers = set->cfg->algs[SSH_ALG_CIPHER];
+	set->ssh.macs = set->cfg->algs[SSH_ALG_MAC];
+	set->ssh.host_key_algorithms = set->cfg->algs[SSH_ALG_HOSTKEY];
 	set->stall_ms = 30000;
 	/* Tests shorten the wait for a client that doesn't read. */
 	const char *stall = getenv("ALKNET_TEST_STALL_MS");
@@ -157,9 +161,31 @@ static void init_engine(struct settings *set)
 	const char *rekey = getenv("ALKNET_TEST_REKEY_BYTES");
 	if (rekey)
 		set->ssh.rekey_bytes = strtoull(rekey, NULL, 10);
-	/* Tests choose the key exchange methods (the finite-field groups are off by default)
-	 * until the --kex-algorithms option (issue 16, part B) takes this over. */
-	set->ssh.kex_algorithms = getenv("ALKNET_TEST_KEX_ALGORITHMS");
+}
+
+/* With --host-key-algorithms, the host key must be able to sign with one of them: else no
+ * client could ever connect. 0, or -1 after reporting to d. */
+static int check_host_key_algs(const struct settings *set, struct diag *d)
+{
+	const char *list = set->ssh.host_key_algorithms;
+
+	if (list == NULL || set->host_key == NULL)
+		return 0;
+	const char *can = ssh_alg_for_key(set->host_key);
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		for (const char *c = can; *c;) {
+			size_t k = strcspn(c, ",");
+			if (k == n && memcmp(c, p, n) == 0)
+				return 0;
+			c += k + (c[k] == ',');
+		}
+		p += n + (p[n] == ',');
+	}
+	diag_error(d,
+		   "host-key-algorithms: the host key %s signs with %s, which is not in the list",
+		   set->cfg->key_path ? set->cfg->key_path : "", can);
+	return -1;
 }
 
 struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, struct diag *d)
@@ -171,8 +197,8 @@ struct settings *settings_load(struct config *cfg, struct ssh_key *host_key, str
 	set->host_key = host_key;
 	set->proxy = cfg->proxy;
 	init_engine(set);
-	if (load_authorized_keys(set, d) != 0 || load_cert_files(set, d) != 0 ||
-	    load_tls(set, d) != 0 || load_policy(set, d) != 0) {
+	if (check_host_key_algs(set, d) != 0 || load_authorized_keys(set, d) != 0 ||
+	    load_cert_files(set, d) != 0 || load_tls(set, d) != 0 || load_policy(set, d) != 0) {
 		settings_unref(set);
 		return NULL;
 	}

@@ -26,12 +26,16 @@ static const struct cipher_info ciphers[] = {
 	{"aes128-gcm@openssh.com", CIPHER_AES128_GCM, 16, 12, 16, 16},
 	{"aes256-gcm@openssh.com", CIPHER_AES256_GCM, 32, 12, 16, 16},
 	{"aes128-ctr", CIPHER_AES128_CTR, 16, 16, 16, 0},
+	{"aes192-ctr", CIPHER_AES192_CTR, 24, 16, 16, 0},
 	{"aes256-ctr", CIPHER_AES256_CTR, 32, 16, 16, 0},
 };
 
+/* RFC 6668 §2: hmac-sha2-256/512 keys are as long as their digests. */
 static const struct mac_info macs[] = {
-	{"hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32},
-	{"hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64},
+	{"hmac-sha2-256-etm@openssh.com", MAC_HMAC_SHA256_ETM, 32, 32, true},
+	{"hmac-sha2-512-etm@openssh.com", MAC_HMAC_SHA512_ETM, 64, 64, true},
+	{"hmac-sha2-256", MAC_HMAC_SHA256, 32, 32, false},
+	{"hmac-sha2-512", MAC_HMAC_SHA512, 64, 64, false},
 };
 
 const struct cipher_info *cipher_find(const char *name, size_t len)
@@ -52,15 +56,32 @@ const struct mac_info *mac_find(const char *name, size_t len)
 	return NULL;
 }
 
-const char *cipher_offer(void)
+#define CIPHER_LIST                                                                                \
+	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"             \
+	"aes128-ctr,aes192-ctr,aes256-ctr"
+#define MAC_ETM_LIST "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+
+const char *cipher_default_list(void)
 {
-	return "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
-	       "aes128-ctr,aes256-ctr";
+	return CIPHER_LIST;
 }
 
-const char *mac_offer(void)
+const char *cipher_supported_list(void)
 {
-	return "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
+	return CIPHER_LIST;
+}
+
+/* The non-ETM pair (RFC 6668) comes last, as in OpenSSH's default: Java, embedded and older
+ * library clients have nothing else (ssh-audit warns about encrypt-and-MAC; tests/e2e/
+ * test_interop.py lists that warning as the price of letting them in). */
+const char *mac_default_list(void)
+{
+	return MAC_ETM_LIST ",hmac-sha2-256,hmac-sha2-512";
+}
+
+const char *mac_supported_list(void)
+{
+	return MAC_ETM_LIST ",hmac-sha2-256,hmac-sha2-512";
 }
 
 /* chacha20-poly1305: two ChaCha20 contexts (payload, length) and a Poly1305 MAC context. */
@@ -82,7 +103,7 @@ static int setup_chachapoly(struct pkt_cipher *c, struct ssh_crypto *cr, const E
 	return 0;
 }
 
-/* The HMAC context of an EtM MAC, keyed. */
+/* The HMAC context of the MAC (ETM or not), keyed. */
 static int setup_hmac(struct pkt_cipher *c, struct ssh_crypto *cr, const uint8_t *mac_key)
 {
 	EVP_MAC *fresh;
@@ -90,7 +111,7 @@ static int setup_hmac(struct pkt_cipher *c, struct ssh_crypto *cr, const uint8_t
 	char digest[8];
 	OSSL_PARAM params[2];
 
-	strcpy(digest, c->mi->id == MAC_HMAC_SHA256_ETM ? "SHA256" : "SHA512");
+	strcpy(digest, c->mi->tag_len == 32 ? "SHA256" : "SHA512");
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	c->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
@@ -120,6 +141,7 @@ static int setup_keys(struct pkt_cipher *c, struct ssh_crypto *cr, const uint8_t
 			ret = 0;
 		break;
 	case CIPHER_AES128_CTR:
+	case CIPHER_AES192_CTR:
 	case CIPHER_AES256_CTR:
 		if (c->mi == NULL || evp == NULL ||
 		    EVP_CipherInit_ex2(c->ctx, evp, key, iv, c->encrypt, NULL) != 1)
@@ -279,8 +301,9 @@ static int gcm_crypt(struct pkt_cipher *c, uint8_t *pkt, size_t n, uint8_t *tag)
 	return -1;
 }
 
-/* Encrypt-then-MAC: HMAC over uint32 seq || the packet as sent (length in the clear). */
-static int etm_mac(struct pkt_cipher *c, uint32_t seq, const uint8_t *pkt, size_t n, uint8_t *tag)
+/* HMAC over uint32 seq || pkt[0..n): the packet as sent for encrypt-then-MAC (length in the
+ * clear, the rest encrypted), the plaintext packet for encrypt-and-MAC (RFC 4253 §6.4). */
+static int hmac_tag(struct pkt_cipher *c, uint32_t seq, const uint8_t *pkt, size_t n, uint8_t *tag)
 {
 	uint8_t seqb[4];
 	size_t outl;
@@ -290,6 +313,38 @@ static int etm_mac(struct pkt_cipher *c, uint32_t seq, const uint8_t *pkt, size_
 	    EVP_MAC_update(c->mac, pkt, n) != 1 ||
 	    EVP_MAC_final(c->mac, tag, &outl, c->mi->tag_len) != 1)
 		return -1;
+	return 0;
+}
+
+/* Encrypt-and-MAC (RFC 6668): the MAC over the plaintext, then the whole packet encrypted. */
+static int eam_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, uint8_t *tag)
+{
+	int outl;
+
+	if (hmac_tag(c, seq, pkt, n, tag) != 0 ||
+	    EVP_CipherUpdate(c->ctx, pkt, &outl, pkt, (int)n) != 1)
+		return -1;
+	return 0;
+}
+
+/* Encrypt-and-MAC: cipher_peek_len decrypted the first block; decrypts the rest and checks the
+ * MAC over the plaintext in constant time. The length was bounded by the caller before it
+ * waited for the packet; a bad length and a bad MAC end the session alike, and with AES-CTR a
+ * length decrypted from a moved block tells an attacker nothing (its key stream depends on
+ * the position), unlike the CBC attack that made OpenSSH hide length errors. A failure
+ * wipes the packet: no unauthenticated plaintext is left behind. */
+static int eam_open(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, const uint8_t *tag)
+{
+	uint8_t expect[64];
+	size_t b = c->ci->block;
+	int outl;
+
+	if (n < b || EVP_CipherUpdate(c->ctx, pkt + b, &outl, pkt + b, (int)(n - b)) != 1 ||
+	    hmac_tag(c, seq, pkt, n, expect) != 0 ||
+	    CRYPTO_memcmp(expect, tag, c->mi->tag_len) != 0) {
+		OPENSSL_cleanse(pkt, n);
+		return -1;
+	}
 	return 0;
 }
 
@@ -304,22 +359,44 @@ int cipher_seal(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, uint
 	case CIPHER_AES256_GCM:
 		return gcm_crypt(c, pkt, n, tag);
 	default:
+		if (!c->mi->etm)
+			return eam_seal(c, seq, pkt, n, tag);
 		if (EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)
 			return -1;
-		return etm_mac(c, seq, pkt, n, tag);
+		return hmac_tag(c, seq, pkt, n, tag);
 	}
 }
 
-uint32_t cipher_peek_len(struct pkt_cipher *c, uint32_t seq, const uint8_t *first4)
+static bool is_eam(const struct pkt_cipher *c)
+{
+	return c != NULL && c->mi != NULL && !c->mi->etm;
+}
+
+bool cipher_len_aligned(const struct pkt_cipher *c)
+{
+	return c == NULL || is_eam(c);
+}
+
+size_t cipher_len_bytes(const struct pkt_cipher *c)
+{
+	return is_eam(c) ? c->ci->block : 4;
+}
+
+uint32_t cipher_peek_len(struct pkt_cipher *c, uint32_t seq, uint8_t *first)
 {
 	uint8_t iv[16], out[4];
 	int outl;
 
+	if (is_eam(c)) {
+		if (EVP_CipherUpdate(c->ctx, first, &outl, first, (int)c->ci->block) != 1)
+			return UINT32_MAX;
+		return get_u32be(first);
+	}
 	if (c == NULL || c->ci->id != CIPHER_CHACHAPOLY)
-		return get_u32be(first4);
+		return get_u32be(first);
 	chacha_iv(iv, seq);
 	if (EVP_CipherInit_ex2(c->hdr, NULL, NULL, iv, 1, NULL) != 1 ||
-	    EVP_CipherUpdate(c->hdr, out, &outl, first4, 4) != 1)
+	    EVP_CipherUpdate(c->hdr, out, &outl, first, 4) != 1)
 		return UINT32_MAX;
 	return get_u32be(out);
 }
@@ -336,7 +413,9 @@ int cipher_open(struct pkt_cipher *c, uint32_t seq, uint8_t *pkt, size_t n, cons
 	case CIPHER_AES256_GCM:
 		return gcm_crypt(c, pkt, n, (uint8_t *)tag);
 	default:
-		if (etm_mac(c, seq, pkt, n, expect) != 0 ||
+		if (!c->mi->etm)
+			return eam_open(c, seq, pkt, n, tag);
+		if (hmac_tag(c, seq, pkt, n, expect) != 0 ||
 		    CRYPTO_memcmp(expect, tag, c->mi->tag_len) != 0)
 			return -1;
 		if (EVP_CipherUpdate(c->ctx, pkt + 4, &outl, pkt + 4, (int)(n - 4)) != 1)

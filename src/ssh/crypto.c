@@ -14,7 +14,7 @@
 #include "../xmalloc.h"
 #include "ssh.h"
 
-#define CRYPTO_N_CIPHERS (CIPHER_AES256_CTR + 1)
+#define CRYPTO_N_CIPHERS (CIPHER_AES192_CTR + 1)
 #define CRYPTO_N_MACS	 (CRYPTO_MAC_HMAC + 1)
 #define CRYPTO_N_PKEY	 (CRYPTO_PKEY_DH + 1)
 #define CRYPTO_N_MDS	 (CRYPTO_MD_SHA512 + 1)
@@ -27,7 +27,7 @@ struct ssh_crypto {
 };
 
 static const char *const crypto_cipher_names[CRYPTO_N_CIPHERS] = {
-	NULL, "ChaCha20", "AES-128-GCM", "AES-256-GCM", "AES-128-CTR", "AES-256-CTR",
+	NULL, "ChaCha20", "AES-128-GCM", "AES-256-GCM", "AES-128-CTR", "AES-256-CTR", "AES-192-CTR",
 };
 
 static const char *const crypto_mac_names[CRYPTO_N_MACS] = {"POLY1305", "HMAC"};

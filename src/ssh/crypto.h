@@ -40,7 +40,7 @@ enum crypto_md {
 	CRYPTO_MD_SHA512 = 2,
 };
 
-/* The cipher for id (CIPHER_CHACHAPOLY ... CIPHER_AES256_CTR). */
+/* The cipher for id (CIPHER_CHACHAPOLY ... CIPHER_AES192_CTR). */
 const EVP_CIPHER *crypto_cipher(struct ssh_crypto *cr, enum cipher_id id, EVP_CIPHER **fresh);
 EVP_MAC *crypto_mac(struct ssh_crypto *cr, enum crypto_mac m, EVP_MAC **fresh);
 /* SHA-256 for the exchange hash and key derivation. */

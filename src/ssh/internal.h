@@ -161,6 +161,11 @@ size_t transport_seal_at(struct ssh *s, size_t start, size_t payload);
 /* Copies a string into the event scratch area and returns it NUL-terminated. */
 const char *scratch_str(struct ssh *s, const uint8_t *p, size_t n);
 
+/* algs.c: the session's list of kind (configured, else the default); true if name (len
+ * bytes, length-delimited) is one of the comma-separated names in list. */
+const char *ssh_alg_list(const struct ssh *s, enum ssh_alg_kind kind);
+bool alg_list_has(const char *list, const uint8_t *name, size_t len);
+
 /* kex.c */
 void kex_send_kexinit(struct ssh *s);
 void kex_recv_kexinit(struct ssh *s, const uint8_t *p, size_t n);

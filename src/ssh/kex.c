@@ -65,27 +65,44 @@ void kex_free(struct kex *k)
 /* Host key algorithm names for a key: RSA keys sign with SHA-2 only. */
 static const char *hostkey_algs(const struct ssh_key *k)
 {
-	return ssh_key_type(k) == SSH_KEY_RSA ? "rsa-sha2-512,rsa-sha2-256" : ssh_key_type_name(k);
+	return ssh_alg_for_key(k);
 }
 
-static void put_hostkey_list(struct ssh *s, struct sbuf *b)
+/* The host key algorithms we offer, NUL-terminated in list: those of the configured list (in
+ * its order) that one of our keys can sign with. */
+static void hostkey_offer(const struct ssh *s, struct sbuf *list)
 {
-	struct sbuf list = {0};
+	const char *p = ssh_alg_list(s, SSH_ALG_HOSTKEY);
 
-	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
-		if (list.len)
-			sbuf_put_u8(&list, ',');
-		const char *a = hostkey_algs(s->cfg.host_keys[i]);
-		sbuf_put(&list, a, strlen(a));
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
+			if (alg_list_has(hostkey_algs(s->cfg.host_keys[i]), (const uint8_t *)p,
+					 n)) {
+				if (list->len)
+					sbuf_put_u8(list, ',');
+				sbuf_put(list, p, n);
+				break;
+			}
+		}
+		p += n + (p[n] == ',');
 	}
-	sbuf_put_string(b, list.data, list.len);
-	sbuf_free(&list);
+	sbuf_put_u8(list, 0);
 }
 
-/* The key exchange methods we offer, in our order (ssh_config.kex_algorithms). */
-static const char *kex_offer(const struct ssh *s)
+/* A name-list from ours, with extra (a name, or NULL) after it. */
+static void put_list(struct sbuf *b, const char *ours, const char *extra)
 {
-	return s->cfg.kex_algorithms != NULL ? s->cfg.kex_algorithms : KEX_DEFAULT_LIST;
+	size_t n = strlen(ours);
+
+	if (extra == NULL) {
+		sbuf_put_string(b, ours, n);
+		return;
+	}
+	sbuf_put_u32(b, (uint32_t)(n + 1 + strlen(extra)));
+	sbuf_put(b, ours, n);
+	sbuf_put_u8(b, ',');
+	sbuf_put(b, extra, strlen(extra));
 }
 
 /* Sends our KEXINIT and starts a key exchange (at connection start, on re-key, or in answer to
@@ -98,21 +115,20 @@ void kex_send_kexinit(struct ssh *s)
 	}
 	struct kex *k = s->kex;
 	struct sbuf *b = &k->i_s;
+	struct sbuf hk = {0};
 	uint8_t cookie[16];
 
 	RAND_bytes(cookie, sizeof(cookie));
 	sbuf_put_u8(b, MSG_KEXINIT);
 	sbuf_put(b, cookie, sizeof(cookie));
-	const char *offer = kex_offer(s);
-	sbuf_put_u32(b, (uint32_t)(strlen(offer) + (k->first ? strlen("," KEX_STRICT_S) : 0)));
-	sbuf_put(b, offer, strlen(offer));
-	if (k->first)
-		sbuf_put(b, "," KEX_STRICT_S, strlen("," KEX_STRICT_S));
-	put_hostkey_list(s, b);
-	sbuf_put_cstring(b, cipher_offer());
-	sbuf_put_cstring(b, cipher_offer());
-	sbuf_put_cstring(b, mac_offer());
-	sbuf_put_cstring(b, mac_offer());
+	put_list(b, ssh_alg_list(s, SSH_ALG_KEX), k->first ? KEX_STRICT_S : NULL);
+	hostkey_offer(s, &hk);
+	sbuf_put_cstring(b, (const char *)hk.data);
+	sbuf_free(&hk);
+	sbuf_put_cstring(b, ssh_alg_list(s, SSH_ALG_CIPHER));
+	sbuf_put_cstring(b, ssh_alg_list(s, SSH_ALG_CIPHER));
+	sbuf_put_cstring(b, ssh_alg_list(s, SSH_ALG_MAC));
+	sbuf_put_cstring(b, ssh_alg_list(s, SSH_ALG_MAC));
 	sbuf_put_cstring(b, "none");
 	sbuf_put_cstring(b, "none");
 	sbuf_put_cstring(b, "");
@@ -125,27 +141,12 @@ void kex_send_kexinit(struct ssh *s)
 	pkt_end(s);
 }
 
-/* True if name (length len) is one of the comma-separated names in list. */
-static bool list_has(const char *list, const uint8_t *name, size_t len)
-{
-	const char *p = list;
-
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == len && memcmp(p, name, len) == 0)
-			return true;
-		if (e == NULL)
-			break;
-		p = e + 1;
-	}
-	return false;
-}
-
 /* Walks the client's name-list in order and returns the first name we also offer (RFC 4253
- * §7.1: the client's preference wins). *first tells whether it was the client's first choice. */
-static bool pick(const uint8_t *clist, size_t clen, const char *ours, const uint8_t **name,
-		 size_t *nlen, bool *first)
+ * §7.1: the client's preference wins) and, when known is not NULL, also support: a
+ * configured list only holds supported names, but the engine does not rely on its host for
+ * that. *first tells whether it was the client's first choice. */
+static bool pick_known(const uint8_t *clist, size_t clen, const char *ours, const char *known,
+		       const uint8_t **name, size_t *nlen, bool *first)
 {
 	size_t off = 0;
 	bool is_first = true;
@@ -153,7 +154,8 @@ static bool pick(const uint8_t *clist, size_t clen, const char *ours, const uint
 	while (off < clen) {
 		const uint8_t *e = memchr(clist + off, ',', clen - off);
 		size_t n = e ? (size_t)(e - (clist + off)) : clen - off;
-		if (list_has(ours, clist + off, n)) {
+		if (alg_list_has(ours, clist + off, n) &&
+		    (known == NULL || alg_list_has(known, clist + off, n))) {
 			*name = clist + off;
 			*nlen = n;
 			if (first)
@@ -166,6 +168,12 @@ static bool pick(const uint8_t *clist, size_t clen, const char *ours, const uint
 	return false;
 }
 
+static bool pick(const uint8_t *clist, size_t clen, const char *ours, const uint8_t **name,
+		 size_t *nlen, bool *first)
+{
+	return pick_known(clist, clen, ours, NULL, name, nlen, first);
+}
+
 static bool list_has_bytes(const uint8_t *clist, size_t clen, const char *name)
 {
 	const uint8_t *found;
@@ -174,37 +182,47 @@ static bool list_has_bytes(const uint8_t *clist, size_t clen, const char *name)
 	return pick(clist, clen, name, &found, &n, NULL);
 }
 
+/* The client's first host key algorithm that we offer, and the key that signs with it. */
 static bool pick_hostkey(struct ssh *s, const uint8_t *clist, size_t clen, bool *first)
 {
-	for (size_t i = 0; i < s->cfg.n_host_keys; i++) {
-		const uint8_t *name;
-		size_t n;
-		/* A client list is tried against each key; with one key per type this is exact. */
-		if (pick(clist, clen, hostkey_algs(s->cfg.host_keys[i]), &name, &n, first) &&
-		    n < sizeof(s->kex->hostkey_alg)) {
+	struct sbuf offer = {0};
+	const uint8_t *name;
+	size_t n;
+	bool found = false;
+
+	hostkey_offer(s, &offer);
+	if (pick(clist, clen, (const char *)offer.data, &name, &n, first) &&
+	    n < sizeof(s->kex->hostkey_alg)) {
+		for (size_t i = 0; i < s->cfg.n_host_keys && !found; i++) {
+			if (!alg_list_has(hostkey_algs(s->cfg.host_keys[i]), name, n))
+				continue;
 			s->kex->hostkey = s->cfg.host_keys[i];
 			memcpy(s->kex->hostkey_alg, name, n);
 			s->kex->hostkey_alg[n] = '\0';
-			return true;
+			found = true;
 		}
 	}
-	return false;
+	sbuf_free(&offer);
+	return found;
 }
 
 /* Picks the cipher and, unless it is an AEAD, the MAC of one direction. Returns NULL or
  * which list had no name in common (for the DISCONNECT text). */
-static const char *pick_enc(const uint8_t *l, size_t n, const struct cipher_info **ci,
-			    const uint8_t *ml, size_t mn, const struct mac_info **mi)
+static const char *pick_enc(const struct ssh *s, const uint8_t *l, size_t n,
+			    const struct cipher_info **ci, const uint8_t *ml, size_t mn,
+			    const struct mac_info **mi)
 {
 	const uint8_t *name;
 	size_t len;
 
-	if (!pick(l, n, cipher_offer(), &name, &len, NULL))
+	if (!pick_known(l, n, ssh_alg_list(s, SSH_ALG_CIPHER), cipher_supported_list(), &name, &len,
+			NULL))
 		return "no matching cipher";
 	*ci = cipher_find((const char *)name, len);
 	if ((*ci)->tag_len)
 		return NULL; /* AEAD: the MAC list is not negotiated (PROTOCOL §1.6) */
-	if (!pick(ml, mn, mac_offer(), &name, &len, NULL))
+	if (!pick_known(ml, mn, ssh_alg_list(s, SSH_ALG_MAC), mac_supported_list(), &name, &len,
+			NULL))
 		return "no matching MAC";
 	*mi = mac_find((const char *)name, len);
 	return NULL;
@@ -230,16 +248,21 @@ static const char *negotiate_lists(struct ssh *s, const uint8_t *const l[10], co
 	size_t len;
 	const char *why;
 
-	if (!pick(l[0], ln[0], kex_offer(s), &name, &len, kex_first) ||
+	if (!pick_known(l[0], ln[0], ssh_alg_list(s, SSH_ALG_KEX), ssh_alg_supported(SSH_ALG_KEX),
+			&name, &len, kex_first) ||
 	    (k->method = kex_method_find_n(name, len)) == NULL)
 		return "no matching key exchange method";
-	*kex_first = *kex_first && is_first_of(kex_offer(s), (const char *)name, len);
+	*kex_first =
+		*kex_first && is_first_of(ssh_alg_list(s, SSH_ALG_KEX), (const char *)name, len);
 	if (!pick_hostkey(s, l[1], ln[1], hk_first))
 		return "no matching host key type";
-	*hk_first = *hk_first && is_first_of(hostkey_algs(s->cfg.host_keys[0]), k->hostkey_alg,
-					     strlen(k->hostkey_alg));
-	if ((why = pick_enc(l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s)) != NULL ||
-	    (why = pick_enc(l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c)) != NULL)
+	struct sbuf hk = {0};
+	hostkey_offer(s, &hk);
+	*hk_first = *hk_first &&
+		    is_first_of((const char *)hk.data, k->hostkey_alg, strlen(k->hostkey_alg));
+	sbuf_free(&hk);
+	if ((why = pick_enc(s, l[2], ln[2], &k->enc_c2s, l[4], ln[4], &k->mac_c2s)) != NULL ||
+	    (why = pick_enc(s, l[3], ln[3], &k->enc_s2c, l[5], ln[5], &k->mac_s2c)) != NULL)
 		return why;
 	if (!pick(l[6], ln[6], "none", &name, &len, NULL) ||
 	    !pick(l[7], ln[7], "none", &name, &len, NULL))

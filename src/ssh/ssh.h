@@ -98,6 +98,15 @@ struct ssh_event {
 	bool peer;
 };
 
+/* The algorithm lists of KEXINIT a host may configure (ssh_config). */
+enum ssh_alg_kind {
+	SSH_ALG_KEX = 0,     /* key exchange methods */
+	SSH_ALG_CIPHER = 1,  /* both directions */
+	SSH_ALG_MAC = 2,     /* both directions; not negotiated with AEAD ciphers */
+	SSH_ALG_HOSTKEY = 3, /* host key signature algorithms */
+};
+#define SSH_ALG_KINDS 4
+
 struct ssh_config {
 	struct ssh_key *const *host_keys; /* borrowed; must outlive the sessions */
 	size_t n_host_keys;
@@ -109,10 +118,25 @@ struct ssh_config {
 	/* Borrowed, per loop: one thread at a time; must outlive the sessions. NULL: libcrypto
 	 * objects are made afresh for each use (slower; for tests and fuzzers). */
 	struct ssh_crypto *crypto;
-	/* Key exchange methods to offer, a comma list in our order of preference, every name one
-	 * kex_method_find knows (src/ssh/kex_methods.h); NULL: KEX_DEFAULT_LIST. Borrowed. */
+	/* Algorithm lists: comma-separated names from ssh_alg_supported, in preference order
+	 * (the host edits them with alglist.h). Borrowed: they must outlive the sessions. NULL:
+	 * ssh_alg_default. A name the engine does not support is never negotiated. The engine
+	 * adds kex-strict-s-v00@openssh.com itself, and offers a host key algorithm only when
+	 * one of host_keys can sign with it. */
 	const char *kex_algorithms;
+	const char *ciphers;
+	const char *macs;
+	const char *host_key_algorithms;
 };
+
+/* Comma-separated names in preference order (static strings): what the engine offers for
+ * kind when its ssh_config list is NULL, and every name it can negotiate. NULL for a kind
+ * out of range. */
+const char *ssh_alg_default(enum ssh_alg_kind kind);
+const char *ssh_alg_supported(enum ssh_alg_kind kind);
+/* The host key algorithms key can sign with, comma-separated: its type's name, or
+ * rsa-sha2-512,rsa-sha2-256 for RSA (never ssh-rsa's SHA-1). */
+const char *ssh_alg_for_key(const struct ssh_key *key);
 
 /* The libcrypto state sessions share: algorithms fetched once and reusable key contexts,
  * filled as sessions need them, so that a new session costs no libcrypto look-ups. It is not

@@ -205,7 +205,7 @@ struct sbuf *pkt_begin(struct ssh *s, uint8_t msg)
 static size_t pad_len(const struct ssh *s, size_t payload)
 {
 	size_t block = cipher_block(s->tx);
-	size_t base = (s->tx ? 1 : 5) + payload;
+	size_t base = (cipher_len_aligned(s->tx) ? 5 : 1) + payload;
 	size_t pad = block - base % block;
 
 	return pad < 4 ? pad + block : pad;
@@ -397,7 +397,7 @@ static bool rx_len_ok(const struct ssh *s, uint32_t len)
 
 	if (len < 8 || len > max)
 		return false;
-	return s->rx ? len % block == 0 : (len + 4) % block == 0;
+	return cipher_len_aligned(s->rx) ? (len + 4) % block == 0 : len % block == 0;
 }
 
 /* Takes one whole packet off the input, verifies and decrypts it in place.
@@ -407,10 +407,12 @@ static int read_packet(struct ssh *s, uint8_t **payload, size_t *plen)
 	size_t avail = s->in.len - s->in_off;
 	size_t tag_len = cipher_tag_len(s->rx);
 
-	if (avail < 4)
+	if (avail < cipher_len_bytes(s->rx))
 		return 0;
 	uint8_t *p = s->in.data + s->in_off;
 	if (s->rx_len == 0) {
+		/* Once per packet: with a non-ETM MAC this decrypts the first block in place. The
+		 * length is not authenticated yet, so it is bounded before anything waits on it. */
 		uint32_t len = cipher_peek_len(s->rx, s->rx_seq, p);
 		if (!rx_len_ok(s, len)) {
 			ssh_fail(s, SSH_DISCONNECT_PROTOCOL_ERROR, "bad packet length");

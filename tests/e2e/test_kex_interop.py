@@ -3,7 +3,7 @@
 - Debian's OpenSSH `ssh` 9.2 with no options negotiates a sntrup761x25519 hybrid and moves
   data intact (SHA-256 through a -W tunnel); so does PuTTY `plink` 0.78.
 - `ssh -o KexAlgorithms=X` works for each curve25519 and NIST ECDH method, and for the
-  finite-field groups once enabled (they are off by default; ALKNET_TEST_KEX_ALGORITHMS
+  finite-field groups once enabled (they are off by default; --kex-algorithms +NAME
   enables them until part B's --kex-algorithms option exists).
 - A client written for these tests in Node (tests/e2e/interop/mlkem_kex_client.mjs:
   @noble/post-quantum ML-KEM-768, node:crypto X25519/SHA-256/Ed25519) does
@@ -74,9 +74,8 @@ def test_openssh_dh_off_by_default(server, keys, echo_server):
 
 
 @pytest.mark.parametrize("kex", DH_GROUPS)
-def test_openssh_dh_when_enabled(server_factory, keys, echo_server, monkeypatch, kex):
-    monkeypatch.setenv("ALKNET_TEST_KEX_ALGORITHMS", "curve25519-sha256," + kex)
-    srv = server_factory("--log-level", "debug")
+def test_openssh_dh_when_enabled(server_factory, keys, echo_server, kex):
+    srv = server_factory("--log-level", "debug", "--kex-algorithms", "+" + kex)
     res = ssh_transfer(srv, keys, echo_server, "-o", "KexAlgorithms=" + kex)
     assert kex_of(res.stderr) == kex
 

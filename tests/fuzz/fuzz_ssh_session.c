@@ -18,7 +18,9 @@
  * Input: one flags byte, then records.
  *   flags bits 0-2  cipher: chacha20-poly1305, aes128-gcm, aes256-gcm,
  *                   aes128-ctr+hmac-sha2-256-etm, aes256-ctr+hmac-sha2-512-etm,
- *                   aes128-ctr+hmac-sha2-512-etm (value mod 6)
+ *                   aes128-ctr+hmac-sha2-512-etm, aes192-ctr+hmac-sha2-256 and
+ *                   aes256-ctr+hmac-sha2-512 (encrypt-and-MAC, which the server is
+ *                   configured to allow)
  *         bits 3-4  host key algorithm: ssh-ed25519, ecdsa-sha2-nistp256, rsa-sha2-512,
  *                   rsa-sha2-256
  *         bit 5     log in (SERVICE_REQUEST + signed publickey request) before the records
@@ -76,6 +78,8 @@ static const struct {
 	{"aes128-ctr", "hmac-sha2-256-etm@openssh.com"},
 	{"aes256-ctr", "hmac-sha2-512-etm@openssh.com"},
 	{"aes128-ctr", "hmac-sha2-512-etm@openssh.com"},
+	{"aes192-ctr", "hmac-sha2-256"},
+	{"aes256-ctr", "hmac-sha2-512"},
 };
 
 static const char *const hk_algs[] = {"ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512",
@@ -319,7 +323,10 @@ static void client_login(struct fz *f)
 /* The engine with the fuzzer's settings, and a completed first key exchange (and login). */
 static void fz_start(struct fz *f, uint8_t flags)
 {
-	struct ssh_config cfg = {.host_keys = host_keys, .n_host_keys = 3, .crypto = crypto};
+	struct ssh_config cfg = {.host_keys = host_keys,
+				 .n_host_keys = 3,
+				 .crypto = crypto,
+				 .macs = ssh_alg_supported(SSH_ALG_MAC)};
 	size_t a = (flags & 7) % (sizeof(algs) / sizeof(algs[0]));
 	size_t hk = (flags >> 3) & 3;
 	struct tc_opts o = {

@@ -219,7 +219,7 @@ def session_seeds(keys):
                  rec("CHANNEL_WINDOW_ADJUST", u32(0) + u32(4096)) +
                  rec("CHANNEL_EOF", u32(0)) + rec("CHANNEL_CLOSE", u32(0)))
     names = ["chacha", "aes128gcm", "aes256gcm", "aes128ctr-sha256", "aes256ctr-sha512",
-             "aes128ctr-sha512"]
+             "aes128ctr-sha512", "aes192ctr-sha256-noetm", "aes256ctr-sha512-noetm"]
     for i, n in enumerate(names):
         write(h, "roundtrip-" + n, bytes([LOGIN | i]) + roundtrip)
     for i, n in enumerate(["ed25519", "ecdsa256", "rsa-sha2-512", "rsa-sha2-256"]):
@@ -249,6 +249,10 @@ def session_seeds(keys):
         write(h, name, bytes([LOGIN]) + sess + body)
     write(h, "rekeys-mid-data",
           bytes([LOGIN]) + open_direct(0, "example.com", 443) + data(0, b"a" * 200) +
+          CLIENT_REKEY + data(0, b"b" * 300) + SERVER_REKEY + data(0, b"c" * 400) +
+          CLIENT_REKEY + rec("CHANNEL_CLOSE", u32(0)))
+    write(h, "rekeys-mid-data-noetm",
+          bytes([LOGIN | 7]) + open_direct(0, "example.com", 443) + data(0, b"a" * 200) +
           CLIENT_REKEY + data(0, b"b" * 300) + SERVER_REKEY + data(0, b"c" * 400) +
           CLIENT_REKEY + rec("CHANNEL_CLOSE", u32(0)))
     write(h, "server-rekey-1k",

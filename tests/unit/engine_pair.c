@@ -19,6 +19,7 @@ const char *const cipher_names[NCIPHERS] = {
 	"aes128-gcm@openssh.com",
 	"aes256-gcm@openssh.com",
 	"aes128-ctr",
+	"aes192-ctr",
 	"aes256-ctr",
 };
 
@@ -567,4 +568,12 @@ struct pair *connected_cipher(const char *cipher)
 	struct tc_opts o = {.enc_c2s = cipher, .enc_s2c = cipher};
 
 	return connected(&o, NULL);
+}
+
+struct pair *connected_suite(const char *cipher, const char *mac)
+{
+	struct tc_opts o = {.enc_c2s = cipher, .enc_s2c = cipher, .mac_c2s = mac, .mac_s2c = mac};
+	struct ssh_config cfg = {.macs = ssh_alg_supported(SSH_ALG_MAC)};
+
+	return connected(&o, &cfg);
 }

@@ -45,7 +45,7 @@ enum {
 extern struct ssh_key *host_key, *user_key, *other_key;
 extern struct ssh_crypto *crypto;
 /* The engine's ciphers, in its order of preference. */
-#define NCIPHERS 5
+#define NCIPHERS 6
 extern const char *const cipher_names[NCIPHERS];
 
 struct xfer;
@@ -130,6 +130,9 @@ void service_accepted(struct pair *p);
 void auth_signed_ok(struct pair *p);
 struct pair *connected(const struct tc_opts *o, const struct ssh_config *cfg);
 struct pair *connected_cipher(const char *cipher);
+/* The same with mac both ways, the engine allowing every MAC it supports (the non-ETM ones
+ * are not in its default). */
+struct pair *connected_suite(const char *cipher, const char *mac);
 struct ssh_channel *open_channel(struct pair *p, uint32_t sender, uint32_t window,
 				 uint32_t maxpacket);
 

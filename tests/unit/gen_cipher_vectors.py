@@ -17,9 +17,12 @@ python3-cryptography primitives:
 - aes128/256-gcm@openssh.com (RFC 5647, PROTOCOL 1.6): 12-byte nonce = 4-byte fixed field +
   8-byte big-endian invocation counter, incremented (mod 2^64) after every packet; the 4-byte
   length is the AAD and stays in the clear; 16-byte tag.
-- aes128/256-ctr with hmac-sha2-256/512-etm@openssh.com (PROTOCOL 1.5): the length stays in the
-  clear, the rest is encrypted with one AES-CTR key stream that runs on across packets, the MAC
-  is HMAC(key, uint32 seq || length || ciphertext).
+- aes128/192/256-ctr with hmac-sha2-256/512-etm@openssh.com (PROTOCOL 1.5): the length stays in
+  the clear, the rest is encrypted with one AES-CTR key stream that runs on across packets, the
+  MAC is HMAC(key, uint32 seq || length || ciphertext).
+- aes128/256-ctr with hmac-sha2-256/512 (RFC 6668, RFC 4253 §6.4 encrypt-and-MAC): the whole
+  packet, length included, is encrypted with the running key stream, and the MAC is
+  HMAC(key, uint32 seq || plaintext packet); the length counts in the block alignment.
 
 Each cipher seals a list of packets in order with one context (the AES-CTR key stream and the
 GCM counter carry over). The plaintext of packet i is a function of i (see plain_packet); the C
@@ -60,14 +63,15 @@ def pad_byte(i, j):
     return (0x5A ^ j ^ (i * 17)) & 0xFF
 
 
-def plain_packet(i, payload_len, block, extra_pad):
-    """[uint32 len][byte padlen][payload][padding]; for all our ciphers the length field is not
-    part of the block alignment (AEAD and EtM)."""
-    padlen = block - ((1 + payload_len) % block)
+def plain_packet(i, payload_len, block, extra_pad, len_aligned=False):
+    """[uint32 len][byte padlen][payload][padding]; the length field is part of the block
+    alignment only for encrypt-and-MAC (AEAD and EtM leave it out)."""
+    head = 5 if len_aligned else 1
+    padlen = block - ((head + payload_len) % block)
     if padlen < 4:
         padlen += block
     padlen += extra_pad
-    assert 4 <= padlen <= 255 and (1 + payload_len + padlen) % block == 0
+    assert 4 <= padlen <= 255 and (head + payload_len + padlen) % block == 0
     body = bytes([padlen]) + bytes(payload_byte(i, j) for j in range(payload_len))
     body += bytes(pad_byte(i, j) for j in range(padlen))
     return struct.pack(">I", len(body)) + body, padlen
@@ -116,6 +120,7 @@ class AesGcm:
 
 class AesCtrEtm:
     block = 16
+    len_aligned = False
 
     def __init__(self, key, iv, mac_key, digest):
         self.enc = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
@@ -127,6 +132,15 @@ class AesCtrEtm:
         ct = pkt[:4] + self.enc.update(pkt[4:])
         tag = hmac.new(self.mac_key, struct.pack(">I", seq) + ct, self.digest).digest()
         return ct, tag
+
+
+class AesCtrEam(AesCtrEtm):
+    """Encrypt-and-MAC: the MAC over the plaintext, everything encrypted."""
+    len_aligned = True
+
+    def seal(self, seq, pkt):
+        tag = hmac.new(self.mac_key, struct.pack(">I", seq) + pkt, self.digest).digest()
+        return self.enc.update(pkt), tag
 
 
 # (seq, payload length, extra padding) per packet, sealed in this order.
@@ -147,6 +161,9 @@ CIPHERS = [
     ("aes256gcm", "aes256-gcm@openssh.com", None, 32, 12, 0, None),
     ("aes128ctr", "aes128-ctr", "hmac-sha2-256-etm@openssh.com", 16, 16, 32, "sha256"),
     ("aes256ctr", "aes256-ctr", "hmac-sha2-512-etm@openssh.com", 32, 16, 64, "sha512"),
+    ("aes192ctr", "aes192-ctr", "hmac-sha2-256-etm@openssh.com", 24, 16, 32, "sha256"),
+    ("aes128ctr_eam", "aes128-ctr", "hmac-sha2-256", 16, 16, 32, "sha256"),
+    ("aes256ctr_eam", "aes256-ctr", "hmac-sha2-512", 32, 16, 64, "sha512"),
 ]
 
 
@@ -155,6 +172,8 @@ def make(cname, key, iv, mac_key, digest):
         return ChaChaPoly(key)
     if cname.endswith("gcm"):
         return AesGcm(key, iv)
+    if cname.endswith("_eam"):
+        return AesCtrEam(key, iv, mac_key, digest)
     return AesCtrEtm(key, iv, mac_key, digest)
 
 
@@ -185,9 +204,9 @@ def cross_check():
         mac_key = material(cname + " mac", mklen)
         ours = make(cname, key, iv, mac_key, digest)
         theirs = get_encryption(wire.encode(), key, iv, (mac or "").encode(), mac_key,
-                                bool(mac))
+                                bool(mac) and mac.endswith("-etm@openssh.com"))
         for i, (seq, plen, extra) in enumerate(PACKETS):
-            pkt, _ = plain_packet(i, plen, ours.block, extra)
+            pkt, _ = plain_packet(i, plen, ours.block, extra, getattr(ours, 'len_aligned', False))
             ct, tag = ours.seal(seq, pkt)
             ct2, tag2 = theirs.encrypt_packet(seq, pkt[:4], pkt[4:])
             if (ct, tag) != (ct2, tag2):
@@ -253,7 +272,7 @@ def main():
         out.append("\t\t.n_packets = %d," % len(PACKETS))
         out.append("\t\t.packets = {")
         for i, (seq, plen, extra) in enumerate(PACKETS):
-            pkt, padlen = plain_packet(i, plen, ctx.block, extra)
+            pkt, padlen = plain_packet(i, plen, ctx.block, extra, getattr(ctx, 'len_aligned', False))
             ct, tag = ctx.seal(seq, pkt)
             assert len(ct) == len(pkt) and len(tag) == ctx.tag_len
             out.append("\t\t\t{")

@@ -29,7 +29,7 @@
 #define TC_KEX_NOSTRICT "curve25519-sha256,ext-info-c"
 #define TC_ENC_DEFAULT                                                                             \
 	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"             \
-	"aes128-ctr,aes256-ctr"
+	"aes128-ctr,aes192-ctr,aes256-ctr"
 #define TC_MAC_DEFAULT "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
 
 /* Message numbers the client sends or handles itself (RFC 4250 §4.1). */
@@ -88,6 +88,7 @@ struct tc {
 	char client_version[300];
 	struct pkt_cipher *tx, *rx, *next_rx;
 	uint32_t tx_seq, rx_seq;
+	uint32_t rx_len; /* length of the packet being received, once peeked; 0: not yet */
 	uint64_t tx_bytes, rx_bytes; /* payload bytes since the last completed key exchange */
 
 	/* key exchange */
