@@ -177,13 +177,18 @@ def check_lists(stdout):
                                              "host-key-algorithms"))
 
 
+KEX_DEFAULT = ("mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,"
+               "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
+               "ecdh-sha2-nistp384,ecdh-sha2-nistp521")
+
+
 def test_check_prints_effective_lists(keys):
     r = run_alknet(keys, "--check", "--macs", NON_ETM, "--ciphers", "-aes*-ctr",
                    "--host-key-algorithms", "^rsa-sha2-256")
     assert r.returncode == 0, r.stderr
     assert r.stdout.endswith("configuration ok\n")
     assert check_lists(r.stdout) == {
-        "kex-algorithms": "curve25519-sha256,curve25519-sha256@libssh.org",
+        "kex-algorithms": KEX_DEFAULT,
         "ciphers": "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,"
                    "aes256-gcm@openssh.com",
         "macs": "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,"
@@ -195,10 +200,11 @@ def test_check_prints_effective_lists(keys):
     r = run_alknet(keys, "--check")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:4] == [
-        "kex-algorithms curve25519-sha256,curve25519-sha256@libssh.org",
+        "kex-algorithms " + KEX_DEFAULT,
         "ciphers chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
         "aes128-ctr,aes192-ctr,aes256-ctr",
-        "macs hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com",
+        "macs hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,"
+        "hmac-sha2-512",
         "host-key-algorithms ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
         "ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"]
 
@@ -236,13 +242,13 @@ def test_config_file_error_names_file_and_line(keys, tmp_path):
 
 def test_reload_changes_the_lists(server_factory, keys, echo_server, tmp_path):
     conf = tmp_path / "alknet.conf"
-    conf.write_text("ciphers aes128-ctr\n")
+    conf.write_text("ciphers aes128-ctr\nmacs -hmac-sha2-256,hmac-sha2-512\n")
     os.chmod(conf, 0o600)
     srv = server_factory("--config", str(conf))
     opts = ("-c", "aes128-ctr", "-o", "MACs=hmac-sha2-256")
     target = "127.0.0.1:%d" % echo_server.port
     assert run_w(srv, keys.default, target, b"a", opts=opts).returncode != 0
-    conf.write_text("ciphers aes128-ctr\nmacs +hmac-sha2-256\n")
+    conf.write_text("ciphers aes128-ctr\nmacs -hmac-sha2-512\n")
     srv.proc.send_signal(signal.SIGHUP)
     assert srv.wait_log("reload ok"), srv.log()
     r = run_w(srv, keys.default, target, b"b", opts=opts)
