@@ -97,6 +97,14 @@ void config_usage(FILE *out)
 		"  --per-source-penalty-exempt CIDR,...  sources never penalised (default none)\n"
 		"  --per-source-prefix V4[:V6] prefix lengths of a source block, for penalties\n"
 		"                             and --per-source-max-startups (default 32:64)\n"
+		"  --control allow|deny       whether clients may open the control channel, the\n"
+		"                             event hub at alknet-control:0 (default deny)\n"
+		"  --control-max-frame BYTES  largest control frame accepted, 64 to 64M (K and M\n"
+		"                             suffixes; default 1M)\n"
+		"  --control-max-queue BYTES  bytes waiting for one subscriber before it is cut\n"
+		"                             off as a slow consumer, 64K to 1024M, at least "
+		"twice\n"
+		"                             --control-max-frame (default 4M)\n"
 		"  --user NAME                after binding and reading the host key, run as NAME\n"
 		"                             (default: stay; as root, --user root is needed)\n"
 		"  --sandbox on|off           seccomp system-call allowlist and Landlock file\n"
@@ -140,6 +148,9 @@ enum {
 	OPT_SOURCE_PREFIX,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_CONTROL,
+	OPT_CONTROL_MAX_FRAME,
+	OPT_CONTROL_MAX_QUEUE,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -177,6 +188,9 @@ static const struct option options[] = {
 	{"per-source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX},
 	{"user", required_argument, NULL, OPT_USER},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"control-max-frame", required_argument, NULL, OPT_CONTROL_MAX_FRAME},
+	{"control-max-queue", required_argument, NULL, OPT_CONTROL_MAX_QUEUE},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -246,6 +260,9 @@ void config_defaults(struct config *cfg)
 	penalty_cfg_default(&cfg->penalty);
 	cfg->source_prefix4 = 32;
 	cfg->source_prefix6 = 64;
+	cfg->control_allow = false;
+	cfg->control_max_frame = 1024 * 1024;
+	cfg->control_max_queue = 4 * 1024 * 1024;
 }
 
 /* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
@@ -345,6 +362,23 @@ static int parse_penalty_option(const struct cfg_src *src, int c, const char *ar
 			"%s", err);
 }
 
+/* --control, --control-max-frame, --control-max-queue (channel_control.c). */
+static int parse_control_option(const struct cfg_src *src, int c, const char *arg,
+				struct config *cfg)
+{
+	if (c == OPT_CONTROL_MAX_FRAME)
+		return parse_size(src, "control-max-frame", arg, 64, 64 * 1048576,
+				  &cfg->control_max_frame);
+	if (c == OPT_CONTROL_MAX_QUEUE)
+		return parse_size(src, "control-max-queue", arg, 65536, 1024 * 1048576,
+				  &cfg->control_max_queue);
+	if (strcmp(arg, "allow") == 0 || strcmp(arg, "deny") == 0) {
+		cfg->control_allow = strcmp(arg, "allow") == 0;
+		return 0;
+	}
+	return cfg_fail(src, "control", "'%s' is not allow or deny", arg);
+}
+
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
@@ -413,6 +447,10 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 			return 0;
 		}
 		return cfg_fail(src, "sandbox", "'%s' is not on or off", arg);
+	case OPT_CONTROL:
+	case OPT_CONTROL_MAX_FRAME:
+	case OPT_CONTROL_MAX_QUEUE:
+		return parse_control_option(src, c, arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -584,6 +622,10 @@ static void config_check(struct config *cfg, struct diag *d)
 		struct cfg_src src = {.d = d};
 		add_listen(&src, "0.0.0.0:22", cfg);
 	}
+	/* A subscriber must be able to hold a largest frame while the one before it drains. */
+	if (cfg->control_max_queue / 2 < cfg->control_max_frame)
+		diag_error(d, "%s: control-max-queue: %u is less than twice control-max-frame (%u)",
+			   where, cfg->control_max_queue, cfg->control_max_frame);
 	config_proxy(cfg, d);
 }
 

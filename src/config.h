@@ -67,6 +67,11 @@ struct config {
 	struct penalty_cfg penalty;
 	struct addrmatch *penalty_exempt; /* parsed; NULL: nobody is exempt */
 	unsigned source_prefix4, source_prefix6;
+	/* The control channel (alknet-control:0, channel_control.c): whether sessions may open
+	 * it, the largest frame accepted, and how many bytes may wait for one subscriber. */
+	bool control_allow;
+	unsigned control_max_frame;
+	unsigned control_max_queue;
 };
 
 enum config_result {

@@ -123,6 +123,7 @@ static void session_init_channels(struct session *s)
 		.ssh = s->ssh,
 		.w = s->w,
 		.session_id = s->id,
+		.addr = s->addr,
 		.types = session_chan_types,
 		.output = session_output,
 		.empty = channels_empty,
@@ -327,6 +328,7 @@ static void login_accepted(struct session *s, const struct ssh_event *ev)
 				 s);
 	s->tr->quickack = false;
 	s->chans.user = worker_user_get(s->w, fp);
+	s->chans.control_allowed = s->w->set->cfg->control_allow; /* later: per key as well */
 	s->logged_in = true;
 	s->hooks->logged_in(s->owner, s);
 }

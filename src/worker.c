@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/authorized_keys.h"
+#include "hub.h"
 #include "loop.h"
 #include "resolve.h"
 #include "settings.h"
@@ -27,6 +28,7 @@ int worker_init(struct worker *w, const struct settings *set, unsigned resolver_
 	if (w->resolver == NULL)
 		return -1;
 	w->users = xcalloc(WORKER_USER_BUCKETS, sizeof(*w->users));
+	w->hub = hub_new();
 	w->outbound.loop = w->loop;
 	w->outbound.resolver = w->resolver;
 	return 0;
@@ -41,6 +43,8 @@ void worker_free(struct worker *w)
 		loop_free(w->loop); /* runs the pending frees: the last sessions */
 	w->loop = NULL;
 	ssh_crypto_free(w->crypto); /* after the last session */
+	hub_free(w->hub);	    /* after the last control channel */
+	w->hub = NULL;
 	w->crypto = NULL;
 	for (size_t i = 0; w->users && i < WORKER_USER_BUCKETS; i++) {
 		while (w->users[i]) {
