@@ -7,6 +7,7 @@ be in force once a frame published from a second channel of the same session on 
 that subscriber holds comes back (one session's frames are handled in the order they arrive),
 and "nothing was delivered" is shown by a marker the same publisher sends afterwards."""
 import itertools
+import signal
 import json
 import os
 import threading
@@ -377,3 +378,53 @@ def test_slow_consumer_cut_off(ctl):
     print("rss base %d KiB peak %d KiB; slow subscriber got %d frames" % (base, peak, seen))
     p.publish("firehose", id="after")
     assert good.recv()["id"] == "after"
+
+
+def test_reload_to_deny_stops_new_control_channels(server_factory, keys, tmp_path):
+    """--control is re-read on SIGHUP: after a reload to deny, new control channels are
+    refused (also in sessions that logged in before), while open ones keep working."""
+    conf = tmp_path / "alknet.conf"
+    conf.write_text("control allow\n")
+    os.chmod(conf, 0o644)
+    srv = server_factory("--config", str(conf))
+    s, p = Endpoint(srv, keys), Endpoint(srv, keys)
+    try:
+        s.subscribe("t")
+        conf.write_text("control deny\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        assert srv.wait_log("reload ok")
+        with pytest.raises(paramiko.ChannelException) as e:
+            open_control(p.t)
+        assert e.value.code == PROHIBITED
+        p.publish("t", id="still-open")
+        assert s.recv()["id"] == "still-open"
+    finally:
+        s.close()
+        p.close()
+
+
+def test_asyncssh_subscriber(ctl, keys):
+    """Another client implementation: asyncssh's open_connection('alknet-control', 0) as a
+    subscriber, paramiko publishing to it and receiving what it publishes."""
+    import asyncio
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import asyncssh
+    p = ctl.endpoint()
+    p.subscribe("from-asyncssh")
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", ctl.srv.port, username="tester",
+                                    client_keys=[keys.default], known_hosts=None) as conn:
+            reader, writer = await conn.open_connection("alknet-control", 0)
+            writer.write(frame({"type": "__subscribe", "payload": {"topic": "to-asyncssh"}}))
+            # once our own publish reached p, the subscription before it is in force
+            writer.write(frame({"type": "from-asyncssh", "id": "hello"}))
+            await asyncio.get_running_loop().run_in_executor(None, lambda: p.recv())
+            p.publish("to-asyncssh", id="hi", payload={"n": 1})
+            n = int.from_bytes(await asyncio.wait_for(reader.readexactly(4), 20), "big")
+            got = json.loads(await asyncio.wait_for(reader.readexactly(n), 20))
+            writer.close()
+            return got
+
+    assert asyncio.run(run()) == {"type": "to-asyncssh", "id": "hi", "payload": {"n": 1}}
