@@ -178,7 +178,8 @@ def test_two_subscribers_topic_routing(ctl):
     a.subscribe("news-topic")
     b.subscribe("sport-topic")
     p.subscribe("news-topic")
-    raw = b'{ "type" : "news-topic", "id": "n1", "payload": {"text": "caf\\u00e9 \xc3\xa9 SECRETPAYLOAD"} }'
+    raw = (b'{ "type" : "news-topic", "id": "n1",\n'
+           b'  "payload": {"text": "caf\\u00e9 \xc3\xa9 SECRETPAYLOAD"} }')
     p.ch.sendall(frame(raw))
     p.publish("sport-topic", id="s1", payload={"score": [1, 2]})
     p.publish("weather-topic", id="w1", payload=None)  # nobody subscribed: dropped
@@ -213,7 +214,8 @@ def test_order_per_publisher(ctl):
         for i in range(n):
             p.publish("seq", id="%s-%d" % (name, i), payload={"pub": name, "seq": i})
 
-    threads = [threading.Thread(target=run, args=(p, name)) for p, name in ((p1, "p1"), (p2, "p2"))]
+    threads = [threading.Thread(target=run, args=(p, name))
+               for p, name in ((p1, "p1"), (p2, "p2"))]
     for th in threads:
         th.start()
     got = [s.recv()["payload"] for _ in range(2 * n)]
