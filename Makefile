@@ -105,7 +105,8 @@ check-valgrind: $(BIN)
 		--errors-for-leak-kinds=definite --error-exitcode=99" \
 		/usr/bin/python3 -m pytest -q tests/e2e/test_auth.py tests/e2e/test_proxy.py \
 		tests/e2e/test_forwarding.py tests/e2e/test_reload.py \
-		tests/e2e/test_session_channel.py -k "not fifty and not slow_reader"
+		tests/e2e/test_session_channel.py tests/e2e/test_control.py \
+		-k "not fifty and not slow_reader"
 
 test: test-deps
 	$(MAKE) unit

@@ -85,6 +85,8 @@ void channel_open(struct channel_set *cs, const struct ssh_event *ev)
 			     "only direct-tcpip and session channels are supported");
 		return;
 	}
+	if (type->pick)
+		type = type->pick(ev->type_data, ev->type_len);
 	if (cs->w->draining) {
 		refuse_event(cs, ev, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, "server shutting down");
 		return;

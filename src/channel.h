@@ -27,6 +27,10 @@ struct worker;
 struct chan_type {
 	const char *name; /* the CHANNEL_OPEN type string */
 	bool uses_fd;	  /* holds a socket: counted against the process's descriptors */
+	/* Optional: the type that serves an open of this name, chosen from its type-specific
+	 * bytes (hostile; valid only during the call) before any budget is checked. A
+	 * direct-tcpip open to alknet-control:0 is served by the control type. NULL: this one. */
+	const struct chan_type *(*pick)(const uint8_t *data, size_t len);
 	/* Starts a channel: answer now or later with channel_confirm() / channel_refuse().
 	 * data: the type-specific bytes of the request, valid only during the call. */
 	void (*open)(struct channel *c, const uint8_t *data, size_t len);
@@ -78,6 +82,11 @@ struct channel_set {
 	const struct policy_subject *subject;
 	unsigned policy_refused; /* channels the policy refused, for the close line */
 	bool no_port_forwarding; /* set at login: the certificate lacks permit-port-forwarding */
+	const char *addr;	 /* the client's address, for INFO lines (the session's) */
+	/* May this session open the control channel (alknet-control:0)? Set at login from
+	 * --control; the hook for a per-key permission. The open also needs --control allow in
+	 * the snapshot current then, so a reload to deny stops new control channels. */
+	bool control_allowed;
 	void (*output)(void *owner); /* output was queued: write it after this pass */
 	void (*empty)(void *owner);  /* the last channel is gone */
 	void *owner;

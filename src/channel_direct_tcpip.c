@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "channel_control.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -246,10 +247,10 @@ static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)
 		return;
 	}
 	enum policy_verdict v = policy_check(req.host, req.host_len, req.port);
-	if (v != POLICY_ALLOW) {
+	if (v != POLICY_ALLOW) { /* POLICY_CONTROL went to chan_control (tcpip_pick) */
 		channel_refuse(c,
-			       v == POLICY_RESERVED ? SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
-						    : SSH_OPEN_CONNECT_FAILED,
+			       v == POLICY_INVALID ? SSH_OPEN_CONNECT_FAILED
+						   : SSH_OPEN_ADMINISTRATIVELY_PROHIBITED,
 			       policy_reason_text(v));
 		return;
 	}
@@ -329,9 +330,22 @@ static void tcpip_release(struct channel *c)
 	loop_timer_stop(channel_worker(c)->loop, &t->idle);
 }
 
+/* alknet-control:0 is the control channel (channel_control.h); every other open, malformed
+ * ones included, stays direct-tcpip, whose open refuses what it must. */
+static const struct chan_type *tcpip_pick(const uint8_t *data, size_t len)
+{
+	struct tcpip_open req;
+
+	if (tcpip_parse_open(data, len, &req) == 0 &&
+	    policy_check(req.host, req.host_len, req.port) == POLICY_CONTROL)
+		return &chan_control;
+	return &chan_direct_tcpip;
+}
+
 const struct chan_type chan_direct_tcpip = {
 	.name = "direct-tcpip",
 	.uses_fd = true,
+	.pick = tcpip_pick,
 	.open = tcpip_open,
 	.data = tcpip_data,
 	.eof = tcpip_eof_in,

@@ -65,6 +65,9 @@ enum {
 	OPT_CIPHERS,
 	OPT_MACS,
 	OPT_HOSTKEY_ALGS,
+	OPT_CONTROL,
+	OPT_CONTROL_MAX_FRAME,
+	OPT_CONTROL_MAX_QUEUE,
 	OPT_LAST_SETTING, /* the options above may be set in the file too */
 	OPT_CONFIG,
 	OPT_CHECK,
@@ -117,6 +120,9 @@ static const struct option options[] = {
 	{"ciphers", required_argument, NULL, OPT_CIPHERS},
 	{"macs", required_argument, NULL, OPT_MACS},
 	{"host-key-algorithms", required_argument, NULL, OPT_HOSTKEY_ALGS},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"control-max-frame", required_argument, NULL, OPT_CONTROL_MAX_FRAME},
+	{"control-max-queue", required_argument, NULL, OPT_CONTROL_MAX_QUEUE},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -186,6 +192,9 @@ void config_defaults(struct config *cfg)
 	penalty_cfg_default(&cfg->penalty);
 	cfg->source_prefix4 = 32;
 	cfg->source_prefix6 = 64;
+	cfg->control_allow = false;
+	cfg->control_max_frame = 1024 * 1024;
+	cfg->control_max_queue = 4 * 1024 * 1024;
 }
 
 /* "N" (refuse beyond N) or "start:rate:full" with start <= full and rate <= 100. */
@@ -348,6 +357,23 @@ char *config_algorithms_text(const struct config *cfg)
 	return out;
 }
 
+/* --control, --control-max-frame, --control-max-queue (channel_control.c). */
+static int parse_control_option(const struct cfg_src *src, int c, const char *arg,
+				struct config *cfg)
+{
+	if (c == OPT_CONTROL_MAX_FRAME)
+		return parse_size(src, "control-max-frame", arg, 64, 64 * 1048576,
+				  &cfg->control_max_frame);
+	if (c == OPT_CONTROL_MAX_QUEUE)
+		return parse_size(src, "control-max-queue", arg, 65536, 1024 * 1048576,
+				  &cfg->control_max_queue);
+	if (strcmp(arg, "allow") == 0 || strcmp(arg, "deny") == 0) {
+		cfg->control_allow = strcmp(arg, "allow") == 0;
+		return 0;
+	}
+	return cfg_fail(src, "control", "'%s' is not allow or deny", arg);
+}
+
 static int config_option(int c, const char *arg, struct config *cfg, const struct cfg_src *src)
 {
 	switch (c) {
@@ -459,6 +485,10 @@ static int config_option(int c, const char *arg, struct config *cfg, const struc
 	case OPT_MACS:
 	case OPT_HOSTKEY_ALGS:
 		return parse_algs(src, c, arg, cfg);
+	case OPT_CONTROL:
+	case OPT_CONTROL_MAX_FRAME:
+	case OPT_CONTROL_MAX_QUEUE:
+		return parse_control_option(src, c, arg, cfg);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &cfg->log_level) == 0)
 			return 0;
@@ -650,6 +680,10 @@ static void config_check(struct config *cfg, struct diag *d)
 			   "%s: proxy-protocol: needs proxy-protocol-from (the addresses of the "
 			   "load balancers allowed to send the header)",
 			   where);
+	/* A subscriber must be able to hold a largest frame while the one before it drains. */
+	if (cfg->control_max_queue / 2 < cfg->control_max_frame)
+		diag_error(d, "%s: control-max-queue: %u is less than twice control-max-frame (%u)",
+			   where, cfg->control_max_queue, cfg->control_max_frame);
 	config_proxy(cfg, d);
 }
 

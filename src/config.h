@@ -84,6 +84,11 @@ struct config {
 	/* --kex-algorithms, --ciphers, --macs, --host-key-algorithms: the effective lists
 	 * (alglist.h applied to the engine's defaults), owned; NULL: the engine's default. */
 	char *algs[CONFIG_N_ALGS];
+	/* The control channel (alknet-control:0, channel_control.c): whether sessions may open
+	 * it, the largest frame accepted, and how many bytes may wait for one subscriber. */
+	bool control_allow;
+	unsigned control_max_frame;
+	unsigned control_max_queue;
 };
 
 enum config_result {

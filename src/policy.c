@@ -1,6 +1,7 @@
 #include "policy.h"
 
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,8 +12,10 @@ enum policy_verdict policy_check(const char *host, size_t host_len, uint32_t por
 	if (host_len == 0 || host_len > POLICY_MAX_HOST || strlen(host) != host_len)
 		return POLICY_INVALID;
 	/* Reserved names are checked before anything else looks at the host. */
-	if (strncasecmp(host, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0)
-		return POLICY_RESERVED;
+	if (strncasecmp(host, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0) {
+		bool control = strcasecmp(host, POLICY_CONTROL_HOST) == 0 && port == 0;
+		return control ? POLICY_CONTROL : POLICY_RESERVED;
+	}
 	if (port == 0 || port > 65535)
 		return POLICY_INVALID;
 	for (size_t i = 0; i < host_len; i++) {
@@ -27,6 +30,7 @@ const char *policy_reason_text(enum policy_verdict v)
 {
 	switch (v) {
 	case POLICY_RESERVED:
+	case POLICY_CONTROL:
 		return "reserved destination";
 	case POLICY_INVALID:
 		return "invalid destination";

@@ -133,6 +133,7 @@ static void session_init_channels(struct session *s)
 		.ssh = s->ssh,
 		.w = s->w,
 		.session_id = s->id,
+		.addr = s->addr,
 		.types = session_chan_types,
 		.output = session_output,
 		.empty = channels_empty,
@@ -371,6 +372,7 @@ static void login_accepted(struct session *s, const struct ssh_event *ev,
 				 s);
 	s->tr->quickack = false;
 	s->chans.user = ev->cert ? worker_user_get_cert(s->w, ev->cert) : worker_user_get(s->w, fp);
+	s->chans.control_allowed = s->w->set->cfg->control_allow;
 	s->logged_in = true;
 	s->hooks->logged_in(s->owner, s);
 }

@@ -8,6 +8,7 @@
 #include "auth/authorized_keys.h"
 #include "auth/cert.h"
 #include "auth/revoked.h"
+#include "hub.h"
 #include "loop.h"
 #include "resolve.h"
 #include "settings.h"
@@ -39,6 +40,7 @@ int worker_init(struct worker *w, const struct settings *set, unsigned resolver_
 	if (w->resolver == NULL)
 		return -1;
 	w->users = xcalloc(WORKER_USER_BUCKETS, sizeof(*w->users));
+	w->hub = hub_new();
 	w->outbound.loop = w->loop;
 	w->outbound.resolver = w->resolver;
 	return 0;
@@ -53,6 +55,8 @@ void worker_free(struct worker *w)
 		loop_free(w->loop); /* runs the pending frees: the last sessions */
 	w->loop = NULL;
 	ssh_crypto_free(w->crypto); /* after the last session */
+	hub_free(w->hub);	    /* after the last control channel */
+	w->hub = NULL;
 	w->crypto = NULL;
 	for (size_t i = 0; w->users && i < WORKER_USER_BUCKETS; i++) {
 		while (w->users[i]) {

@@ -12,6 +12,7 @@
 #include "relay.h"
 #include "ssh/ssh.h"
 
+struct hub;
 struct loop;
 struct resolver;
 struct settings;
@@ -57,6 +58,7 @@ struct worker {
 	unsigned fd_reserve;	    /* kept for new clients: channels may not use these */
 	unsigned fds_used;	    /* estimate: those open at start + sessions + channel sockets */
 	struct worker_user **users; /* hash table, WORKER_USER_BUCKETS */
+	struct hub *hub;	    /* this loop's event hub (hub.h): alknet-control:0 */
 };
 
 /* The key's entry (made on first use), one more session counted on it. */

@@ -41,7 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case POLICY_RESERVED:
-		if (strncasecmp(host, "alknet-", 7) != 0 || text[0] == '\0')
+		if (strncasecmp(host, "alknet-", 7) != 0 || text[0] == '\0' ||
+		    (strcasecmp(host, "alknet-control") == 0 && port == 0))
+			abort();
+		break;
+	case POLICY_CONTROL:
+		/* only alknet-control:0, in any case */
+		if (strcasecmp(host, "alknet-control") != 0 || port != 0 || text[0] == '\0')
 			abort();
 		break;
 	case POLICY_INVALID:

@@ -618,10 +618,43 @@ def kex_method_seeds():
     seed("dh-group18-one", "diffie-hellman-group18-sha512", b"\1")
 
 
+def control_seeds():
+    """The control channel (alknet-control:0): JSON texts for fuzz_json, frame streams for
+    fuzz_control_frame (two bytes: cap index and packet seed, then frames), and the control
+    destination for fuzz_policy."""
+    texts = ['{"type":"chat","id":"1","payload":{"text":"hi"}}',
+             '{"type":"__subscribe","payload":{"topic":"news"}}',
+             '{"type":"__unsubscribe","id":"2","payload":{"topic":"news","x":[1,2.5e-3,true]}}',
+             '{"payload":{"topic":"t","type":"no"},"type":"\\u00e9\\ud83d\\ude00"}',
+             '{"type":"a","type":"b"}', '{"id":"1"}', '[{"type":"x"}]', '{"type":1}',
+             '"\\uD800"', '[' * 40 + ']' * 40, '{"type":"x","n":-0.0E+00,"z":null}',
+             '{"type":"x",}', '\ufeff{"type":"x"}', '{"type":"' + 'y' * 300 + '"}']
+    for i, t in enumerate(texts):
+        write("fuzz_json", "text%02d" % i, t)
+    write("fuzz_json", "bad-utf8", b'{"type":"\xc0\xaf","p":"\xed\xa0\x80"}')
+
+    def fr(t):
+        b = t.encode() if isinstance(t, str) else t
+        return u32(len(b)) + b
+    streams = [fr(texts[1]) + fr(texts[0]) + fr(texts[2]),
+               fr(texts[0]) * 5, u32(0), u32(0xffffffff) + b"{}", fr(texts[5]),
+               fr(texts[4]) + fr(texts[0]), fr('{"type":"__subscribe"}'),
+               fr(texts[0])[:-3], fr(texts[3]) + fr(texts[13])]
+    for i, st in enumerate(streams):
+        write("fuzz_control_frame", "stream%02d" % i, bytes([i % 12, 17 * i]) + st)
+    for i, (port, host) in enumerate([(0, b"alknet-control"), (0, b"ALKNET-CONTROL"),
+                                      (1, b"alknet-control"), (0, b"alknet-controlx"),
+                                      (0, b"alknet-other")]):
+        write("fuzz_policy", "control%02d" % i, u32(port) + host)
+
+
 def main():
     import sys
     if sys.argv[1:] == ["--kex"]:
         kex_method_seeds()
+        return
+    if sys.argv[1:] == ["--control"]:
+        control_seeds()
         return
     if sys.argv[1:] == ["--floods"]:
         flood_seeds()
@@ -648,6 +681,7 @@ def main():
     mlkem_seeds()
     sntrup761_seeds()
     kex_method_seeds()
+    control_seeds()
 
 
 if __name__ == "__main__":

@@ -171,6 +171,51 @@ static void test_proxy_protocol(void **state)
 	config_free(&cfg);
 }
 
+/* --control and its limits: defaults, values, FILE:LINE messages, the queue/frame check. */
+static void test_control_options(void **state)
+{
+	struct config cfg;
+	(void)state;
+	struct diag d = apply(&cfg, "");
+	assert_false(cfg.control_allow);
+	assert_int_equal(cfg.control_max_frame, 1048576);
+	assert_int_equal(cfg.control_max_queue, 4194304);
+	config_free(&cfg);
+	d = apply(&cfg, "control allow\ncontrol-max-frame 64K\ncontrol-max-queue 128K\n");
+	assert_int_equal(d.errors, 0);
+	assert_true(cfg.control_allow);
+	assert_int_equal(cfg.control_max_frame, 65536);
+	assert_int_equal(cfg.control_max_queue, 131072);
+	config_free(&cfg);
+	d = apply(&cfg, "control yes\n");
+	assert_string_equal(d.first, "f:1: control: 'yes' is not allow or deny");
+	config_free(&cfg);
+	d = apply(&cfg, "\ncontrol-max-frame 65M\n");
+	assert_string_equal(
+		d.first, "f:2: control-max-frame: '65M' is not a size from 64 to 67108864 bytes");
+	config_free(&cfg);
+	d = apply(&cfg, "control-max-queue 1K\n");
+	assert_string_equal(d.first, "f:1: control-max-queue: '1K' is not a size from "
+				     "65536 to 1073741824 bytes");
+	config_free(&cfg);
+	char *argv[] = {"alknet",
+			"serve",
+			"--key",
+			"/k",
+			"--authorized-keys",
+			"/ak",
+			"--control-max-frame",
+			"1M",
+			"--control-max-queue",
+			"1M",
+			NULL};
+	diag_init(&d, DIAG_QUIET);
+	assert_int_equal(config_parse(10, argv, &cfg, &d), CONFIG_ERROR);
+	assert_string_equal(d.first, "command line: control-max-queue: 1048576 is less than twice "
+				     "control-max-frame (1048576)");
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_keywords_set_values),
 		cmocka_unit_test(test_keyword_errors_name_file_and_line),
 		cmocka_unit_test(test_proxy_protocol),
+		cmocka_unit_test(test_control_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,20 @@ static void test_reserved_prefix_any_case(void **state)
 	assert_int_equal(check("ALKNET-x", 80), POLICY_RESERVED);
 	assert_int_equal(check("Alknet-", 1), POLICY_RESERVED);
 	/* reserved wins even with a port that would otherwise be invalid */
-	assert_int_equal(check("alknet-control", 0), POLICY_RESERVED);
+	assert_int_equal(check("alknet-other", 0), POLICY_RESERVED);
+	assert_int_equal(check("alknet-control", 1), POLICY_RESERVED);
+	assert_int_equal(check("alknet-control", 65536), POLICY_RESERVED);
+	assert_int_equal(check("alknet-controller", 0), POLICY_RESERVED);
+}
+
+/* alknet-control:0 is the control channel, in any case; nothing else is. */
+static void test_control_destination(void **state)
+{
+	(void)state;
+	assert_int_equal(check("alknet-control", 0), POLICY_CONTROL);
+	assert_int_equal(check("ALKNET-Control", 0), POLICY_CONTROL);
+	assert_int_equal(policy_check("alknet-control", 15, 0), POLICY_INVALID); /* NUL inside */
+	assert_string_equal(policy_reason_text(POLICY_CONTROL), "reserved destination");
 }
 
 static void test_invalid_destinations(void **state)
@@ -69,6 +82,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allows_names_and_addresses),
 		cmocka_unit_test(test_reserved_prefix_any_case),
+		cmocka_unit_test(test_control_destination),
 		cmocka_unit_test(test_invalid_destinations),
 		cmocka_unit_test(test_reason_texts),
 	};
