@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "channel.h"
+#include "channel_direct_tcpip.h"
 #include "config.h"
 #include "control_frame.h"
 #include "hub.h"
@@ -208,12 +209,16 @@ static void control_open(struct channel *c, const uint8_t *data, size_t len)
 
 	(void)data;
 	(void)len;
-	if (!c->set->control_allowed || !cfg->control_allow) {
+	const char *why = NULL;
+	if (!c->set->control_allowed || !cfg->control_allow)
+		why = "control channel not permitted";
+	else if ((why = tcpip_permission(c, "alknet-control", 0, true)) != NULL)
+		why = "control channel not permitted for this key";
+	if (why != NULL) {
 		log_info("control channel refused session=%llu channel=%u remote_addr=%s "
 			 "reason=\"not permitted\"",
 			 sid(c), ssh_channel_id(c->sch), addr_of(c));
-		channel_refuse(c, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED,
-			       "control channel not permitted");
+		channel_refuse(c, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, why);
 		return;
 	}
 	struct control *ct = xcalloc(1, sizeof(*ct));

@@ -211,24 +211,35 @@ static bool tcpip_addr_allowed(void *ctx, const struct sockaddr *sa)
 				 sa);
 }
 
-/* What the login grants (forwarding, permitopen) and the policy's name check, before any
- * lookup. Through a proxy that resolves names itself only name rules apply. Returns NULL or
- * the text of an ADMINISTRATIVELY_PROHIBITED refusal. */
-static const char *tcpip_refusal(const struct channel *c, const struct tcpip_open *req)
+/* What the login grants (a certificate's permit-port-forwarding, the authorized_keys line's
+ * forwarding and permitopen) and the policy's name check, before any lookup. Through a proxy
+ * that resolves names itself only name rules apply. Returns NULL or the text of an
+ * ADMINISTRATIVELY_PROHIBITED refusal. */
+const char *tcpip_permission(const struct channel *c, const char *host, uint32_t port,
+			     bool names_only)
 {
 	const struct settings *set = channel_settings(c);
 	const struct policy_subject *who = c->set->subject;
 	const struct policy_permits *pm = who ? who->permits : NULL;
-	bool names_only = set->proxy && set->proxy->scheme != PROXY_SOCKS5;
 
+	if (c->set->no_port_forwarding)
+		return "port forwarding not permitted";
 	if (pm && !pm->forwarding)
 		return "port forwarding not allowed for this key";
-	if (!policy_permits_allow(pm, req->host, req->port))
+	if (!policy_permits_allow(pm, host, port))
 		return "destination not allowed for this key";
-	if (policy_rules_name(set->policy, who, req->host, (uint16_t)req->port, names_only) ==
+	if (policy_rules_name(set->policy, who, host, (uint16_t)port, names_only) ==
 	    POLICY_RULES_DENY)
 		return "destination not allowed";
 	return NULL;
+}
+
+static const char *tcpip_refusal(const struct channel *c, const struct tcpip_open *req)
+{
+	const struct settings *set = channel_settings(c);
+
+	return tcpip_permission(c, req->host, req->port,
+				set->proxy && set->proxy->scheme != PROXY_SOCKS5);
 }
 
 static void tcpip_open(struct channel *c, const uint8_t *data, size_t len)

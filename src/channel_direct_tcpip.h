@@ -3,6 +3,7 @@
 #ifndef ALKNET_CHANNEL_DIRECT_TCPIP_H
 #define ALKNET_CHANNEL_DIRECT_TCPIP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,13 @@ struct tcpip_open {
 /* Parses host, port, originator address and port from the bytes after CHANNEL_OPEN's common
  * fields. Returns 0, or -EBADMSG when a field is missing or bytes follow the last one. */
 int tcpip_parse_open(const uint8_t *p, size_t n, struct tcpip_open *out);
+
+struct channel;
+
+/* Whether c's session may open a channel to host:port (the login's grants and the
+ * --policy name rules): NULL, or the refusal text. The control channel asks it for
+ * alknet-control:0 too, so per-key and per-principal rules decide who may use the hub. */
+const char *tcpip_permission(const struct channel *c, const char *host, uint32_t port,
+			     bool names_only);
 
 #endif

@@ -430,3 +430,31 @@ def test_asyncssh_subscriber(ctl, keys):
             return got
 
     assert asyncio.run(run()) == {"type": "to-asyncssh", "id": "hi", "payload": {"n": 1}}
+
+
+def test_per_key_permission_through_the_policy(server_factory, keys, tmp_path):
+    """--policy rules name the control channel as the destination alknet-control: `allow key
+    FP to alknet-control` then `deny to alknet-control` lets only that key use the hub; an
+    authorized_keys line with no-port-forwarding keeps its key out too."""
+    import subprocess
+    fp = subprocess.run(["ssh-keygen", "-lf", keys.default + ".pub"], capture_output=True,
+                        text=True, check=True).stdout.split()[1]
+    pol = tmp_path / "policy"
+    pol.write_text("allow key %s to alknet-control\ndeny to alknet-control\ndefault allow\n" % fp)
+    os.chmod(pol, 0o644)
+    srv = server_factory("--control", "allow", "--policy", str(pol))
+    t = login(srv, keys)
+    try:
+        open_control(t).close()  # the allowed key
+    finally:
+        t.close()
+    other = paramiko_transport(srv)
+    try:
+        other.auth_publickey("tester",
+                             paramiko.ECDSAKey.from_private_key_file(keys.client["ecdsa256"]))
+        with pytest.raises(paramiko.ChannelException) as e:
+            open_control(other)
+        assert e.value.code == PROHIBITED
+        assert other.is_active()
+    finally:
+        other.close()
