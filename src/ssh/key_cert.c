@@ -203,7 +203,8 @@ int key_cert_parse(struct ssh_crypto *cr, const uint8_t *blob, size_t len, struc
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->blob = xmalloc(len ? len : 1);
-	memcpy(c->blob, blob, len);
+	if (len > 0)
+		memcpy(c->blob, blob, len); /* blob may be NULL when len is 0 */
 	c->len = len;
 	if ((why = cert_read(cr, c)) != NULL) {
 		key_err(err, errlen, "%s", why);

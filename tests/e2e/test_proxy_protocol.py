@@ -299,8 +299,6 @@ def test_tls_behind_haproxy(server_factory, haproxy_factory, keys, tmp_path, ech
                             stealth):
     """TLS (and --stealth) over the PROXY header: HAProxy sends the header, then the client's
     TLS bytes; the server sees the client's address and tunnels intact."""
-    import ssl
-    import paramiko
     from test_tls import make_cert
     d = tmp_path / "tls"
     d.mkdir(mode=0o700)
@@ -308,14 +306,8 @@ def test_tls_behind_haproxy(server_factory, haproxy_factory, keys, tmp_path, ech
     srv = pp_server(server_factory, "--transport", "tls", "--tls-cert", cert, "--tls-key", key,
                     *(["--stealth"] if stealth else []))
     hap = haproxy_factory(srv, [("t", "127.0.0.1", "send-proxy-v2")])
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(("127.0.0.1", hap.port["t"]), timeout=10,
-                                   source_address=("127.0.0.2", 0))
-    t = paramiko.Transport(ctx.wrap_socket(raw, server_hostname="localhost"))
-    t.start_client(timeout=10)
-    t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
+    from test_tls import login_over_tls
+    t = login_over_tls(hap.port["t"], keys, source="127.0.0.2")
     ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
     data = rand_bytes(100000, seed=5)
     ch.sendall(data)

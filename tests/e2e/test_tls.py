@@ -71,44 +71,66 @@ def test_openssh_through_s_client_tunnels_intact(server_factory, keys, tls_files
     assert "stealth probe" not in srv.log()
 
 
-class SplitBanner:
-    """A TLS socket whose first send goes out in two TLS records: 'SSH-' and the rest."""
+class TlsPipe:
+    """A TLS client connection that paramiko can use from its two threads: paramiko gets one
+    end of a socketpair, and one thread of ours alone moves bytes between the other end and
+    the TLS socket (an ssl.SSLSocket must not be read and written from two threads at once).
+    split: the first write starting with 'SSH-' goes out as two TLS records, 'SSH-' and the
+    rest."""
 
-    def __init__(self, sock):
-        self.sock = sock
-        self.first = True
+    def __init__(self, port, split=False, source=None):
+        import threading
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                       source_address=(source, 0) if source else None)
+        self.tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.tls.setblocking(False)
+        self.mine, self.theirs = socket.socketpair()
+        self.split = split
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
 
-    def send(self, data):
-        if self.first and data.startswith(b"SSH-"):
-            self.first = False
-            self.sock.sendall(data[:4])
-            time.sleep(0.2)
-            self.sock.sendall(data[4:])
-            return len(data)
-        return self.sock.send(data)
+    def _send_tls(self, data):
+        import select
+        while data:
+            try:
+                n = self.tls.send(data)
+                data = data[n:]
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                select.select([], [self.tls], [], 1)
 
-    def __getattr__(self, name):
-        return getattr(self.sock, name)
-
-
-@pytest.mark.parametrize("split", [False, True])
-def test_paramiko_over_tls_with_split_banner(server_factory, keys, tls_files, echo_server, split):
-    srv = tls_server(server_factory, tls_files, "--stealth")
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    tls = ctx.wrap_socket(raw, server_hostname="localhost")
-    t = paramiko.Transport(SplitBanner(tls) if split else tls)
-    t.start_client(timeout=10)
-    t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
-    ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
-    data = pattern_bytes(200000, 3)
-    ch.sendall(data)
-    got = recv_exact_chan(ch, len(data))
-    assert got == data
-    t.close()
-    assert "stealth probe" not in srv.log()
+    def _pump(self):
+        import select
+        try:
+            while True:
+                r, _, _ = select.select([self.mine, self.tls], [], [], 30)
+                if not r:
+                    return
+                if self.mine in r:
+                    d = self.mine.recv(65536)
+                    if not d:
+                        return
+                    if self.split and d.startswith(b"SSH-"):
+                        self.split = False
+                        self._send_tls(d[:4])
+                        time.sleep(0.2)
+                        d = d[4:]
+                    self._send_tls(d)
+                while True:
+                    try:
+                        d = self.tls.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        break
+                    if not d:
+                        return
+                    self.mine.sendall(d)
+        except OSError:
+            return
+        finally:
+            self.mine.close()
+            self.tls.close()
 
 
 def recv_exact_chan(ch, n):
@@ -118,6 +140,26 @@ def recv_exact_chan(ch, n):
         assert d
         out += d
     return out
+
+
+def login_over_tls(port, keys, split=False, source=None):
+    t = paramiko.Transport(TlsPipe(port, split, source).theirs)
+    t.start_client(timeout=10)
+    t.auth_publickey("tester", paramiko.Ed25519Key.from_private_key_file(keys.default))
+    return t
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_paramiko_over_tls_with_split_banner(server_factory, keys, tls_files, echo_server, split):
+    srv = tls_server(server_factory, tls_files, "--stealth")
+    t = login_over_tls(srv.port, keys, split)
+    ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
+    data = pattern_bytes(200000, 3)
+    ch.sendall(data)
+    got = recv_exact_chan(ch, len(data))
+    assert got == data
+    t.close()
+    assert "stealth probe" not in srv.log()
 
 
 def test_failed_handshake_is_logged_and_listener_goes_on(server_factory, keys, tls_files,
@@ -172,3 +214,18 @@ def test_bad_tls_settings_refuse_to_start(keys, tls_files, tmp_path):
     r = subprocess.run(base + ["--transport", "tls", "--tls-cert", other_cert, "--tls-key", key,
                                "--check"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "cannot use the private key" in r.stderr, r.stderr
+
+
+def test_stealth_handover_many_times(server_factory, keys, tls_files, echo_server):
+    """The bytes --stealth holds while deciding (the banner, and whatever came with it) reach
+    the SSH engine whole, over and over: 30 connections, split and not, each echoing 64 KiB."""
+    srv = tls_server(server_factory, tls_files, "--stealth")
+    for i in range(30):
+        t = login_over_tls(srv.port, keys, split=bool(i % 2))
+        ch = t.open_channel("direct-tcpip", ("127.0.0.1", echo_server.port), ("127.0.0.1", 1))
+        data = pattern_bytes(65536, i)
+        ch.sendall(data)
+        assert recv_exact_chan(ch, len(data)) == data
+        t.close()
+    assert "stealth probe" not in srv.log()
+    assert srv.log().count("result=accept") == 30
