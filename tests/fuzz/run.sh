@@ -94,7 +94,7 @@ fi
 for h in $harnesses; do
 	# shellcheck disable=SC2086
 	$CC $cflags "$version" $warn -Werror -fsanitize=fuzzer -Isrc -Itests/fuzz -Itests/unit \
-		"tests/fuzz/$h.c" "$testlib" "$lib" -lcrypto -lpthread -o "$out/bin/$h"
+		"tests/fuzz/$h.c" "$testlib" "$lib" -lssl -lcrypto -lsystemd -lseccomp -lpthread -o "$out/bin/$h"
 done
 [ "${FUZZ_ONLY_BUILD:-0}" = 1 ] && exit 0
 
