@@ -4,8 +4,9 @@
  * Readiness: the owner says what it wants (read, write); OpenSSL says what it needs from the
  * lower transport to make progress (a read may need to write, during the handshake or a key
  * update, and the other way round). The lower transport is asked for the union, and its
- * readiness is handed to the owner as the operation it unblocks. Decrypted bytes OpenSSL
- * already holds (SSL_pending) are reported through buffered() and a deferred callback. */
+ * readiness is handed to the owner as the operation it unblocks. Bytes OpenSSL already holds
+ * (SSL_has_pending: decrypted, or whole records read ahead) are reported through buffered()
+ * and a deferred callback, since the socket may stay quiet. */
 #include "tls.h"
 
 #include <errno.h>
@@ -113,14 +114,14 @@ static void pending_cb(struct loop *l, void *ctx)
 
 	(void)l;
 	tt->pending_queued = false;
-	if (!tt->closed && (tt->owner_want & TRANSPORT_READ) && SSL_pending(tt->ssl) > 0)
+	if (!tt->closed && (tt->owner_want & TRANSPORT_READ) && SSL_has_pending(tt->ssl))
 		tt->base.cb(tt->base.ctx, TRANSPORT_READ);
 }
 
-/* Decrypted bytes are waiting but the socket may stay quiet: call the owner back. */
+/* Bytes are held in OpenSSL but the socket may stay quiet: call the owner back. */
 static void queue_pending(struct tls_transport *tt)
 {
-	if (tt->pending_queued || tt->closed || SSL_pending(tt->ssl) == 0)
+	if (tt->pending_queued || tt->closed || !SSL_has_pending(tt->ssl))
 		return;
 	tt->pending_queued = true;
 	loop_defer(tt->loop, pending_cb, tt);
@@ -235,7 +236,13 @@ static size_t tls_buffered(const struct transport *t)
 {
 	const struct tls_transport *tt = (const struct tls_transport *)t;
 
-	return (size_t)SSL_pending(tt->ssl) + transport_buffered(tt->lower);
+	/* With read-ahead, whole records may wait undecrypted: SSL_has_pending counts them (as one
+	 * byte at least), SSL_pending only the decrypted rest of the current record. */
+	size_t held = (size_t)SSL_pending(tt->ssl);
+
+	if (held == 0 && SSL_has_pending(tt->ssl))
+		held = 1;
+	return held + transport_buffered(tt->lower);
 }
 
 static int tls_want(struct transport *t, unsigned events)
@@ -316,6 +323,7 @@ SSL_CTX *tls_ctx_new(const char *cert_path, const char *key_path, char *err, siz
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
 		snprintf(err, errlen, "%s: cannot use the certificate chain: %s", cert_path,
