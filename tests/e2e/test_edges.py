@@ -16,6 +16,7 @@ Packages: scripts/deps/test.txt (openssh-server for sshd), scripts/deps/proxy.tx
 import fcntl
 import os
 import pwd
+import re
 import select
 import socket
 import struct
@@ -196,7 +197,7 @@ def proxy_args(request, mode):
 def alknet(request, server_factory):
     """alknet in the mode given by indirect parametrization (default: direct)."""
     mode = getattr(request, "param", "direct")
-    srv = server_factory(*proxy_args(request, mode))
+    srv = server_factory("--log-level", "debug", *proxy_args(request, mode))
     srv.mode = mode
     srv.target_host = SOCKS5H_NAME if mode.startswith("socks5h") else TARGET_HOST
     yield srv
@@ -340,6 +341,14 @@ def differs(got, want):
     return "got %d bytes, want %d (first difference at byte %d)" % (len(got), len(want), same)
 
 
+def closes(srv):
+    """The server's last words on sessions it ended itself, for a failure message: a case
+    that loses channels should say whether the server dropped a session, and why."""
+    why = re.compile(r"connection dropped|session \d+: (?!key exchange)|WARN|ERROR")
+    lines = [l for l in srv.log().splitlines() if why.search(l)]
+    return "; server: " + (" | ".join(lines[-8:]) if lines else "no session dropped")
+
+
 def summary(fails, n):
     return "%d/%d failed%s" % (len(fails), n, (", e.g. " + "; ".join(sorted(set(fails))[:3]))
                                if fails else "")
@@ -414,8 +423,8 @@ def greeting_check(srv, key, port, want, client_eof=False, read_len=None):
         pm = failures(job_pm)
     sw = failures(ssh_w_job(srv, key, port, want, stdin_open=not client_eof, read_len=read_len),
                   SSH_W_RUNS, parallel=5)
-    assert (len(pm), len(sw)) == (0, 0), "%s: paramiko %s; ssh -W %s" % (
-        srv.mode, summary(pm, REPS), summary(sw, SSH_W_RUNS))
+    assert (len(pm), len(sw)) == (0, 0), "%s: paramiko %s; ssh -W %s%s" % (
+        srv.mode, summary(pm, REPS), summary(sw, SSH_W_RUNS), closes(srv))
 
 
 # --------------------------------------------------------------------- targets that speak first
@@ -471,7 +480,7 @@ def side_by_side(alknet, sshd, keys, job, n=REPS, parallel=REPS, batching=False)
             if link:
                 link.close()
         counts[name] = len(fails)
-        detail[name] = summary(fails, n)
+        detail[name] = summary(fails, n) + (closes(srv) if name == "alknet" and fails else "")
     assert all(c == 0 for c in counts.values()), "failures per server: %r (%s)" % (
         counts, "; ".join("%s: %s" % kv for kv in detail.items()))
     if sshd_srv is None:
