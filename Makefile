@@ -45,7 +45,8 @@ $(LIB): $(OBJ)
 $(BIN): $(BUILD)/src/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_HELPER_OBJ): CFLAGS += -Isrc
+# -iquote, not -I: src/limits.h must not stand in for the C library's <limits.h>.
+$(UNIT_HELPER_OBJ): CFLAGS += -iquote src
 
 $(UNIT_LIB): $(UNIT_HELPER_OBJ)
 	@rm -f $@
@@ -53,24 +54,24 @@ $(UNIT_LIB): $(UNIT_HELPER_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -iquote src $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LIB) $(LDLIBS) -lcmocka
 
 # Test tools the e2e tests run (tests/tools/): always the plain build, even for check-san.
 FLOOD := build/tests/sshflood
 $(FLOOD): tests/tools/sshflood.c build/tests/libunit.a build/libalknet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote src -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
 
 MLKEM_TOOL := build/tests/mlkem_encaps
 $(MLKEM_TOOL): tests/tools/mlkem_encaps.c build/libalknet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libalknet.a $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote src -o $@ $< build/libalknet.a $(LDLIBS)
 
 # The server's CPU per key exchange, method by method, in-process (bench/kexcost.c).
 KEXCOST := build/bench/kexcost
 $(KEXCOST): bench/kexcost.c build/tests/libunit.a build/libalknet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote src -Itests/unit -o $@ $< build/tests/libunit.a build/libalknet.a $(LDLIBS)
 
 # Installs the Debian packages the build needs when one is missing (no-op otherwise).
 deps:
