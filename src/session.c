@@ -286,7 +286,8 @@ static void session_write(struct session *s)
 	}
 	if (s->freed)
 		return;
-	if (len == 0 && s->closing) {
+	size_t unsent = transport_unsent(s->tr); /* e.g. TLS records waiting for the socket */
+	if (len == 0 && unsent == 0 && s->closing) {
 		session_close(s, "closed");
 		return;
 	}
@@ -296,7 +297,7 @@ static void session_write(struct session *s)
 	else if (!stalled)
 		loop_timer_stop(s->w->loop, &s->stall_timer);
 	unsigned want = s->closing || stalled ? 0 : TRANSPORT_READ;
-	transport_want(s->tr, want | (len > 0 ? TRANSPORT_WRITE : 0));
+	transport_want(s->tr, want | (len > 0 || unsent > 0 ? TRANSPORT_WRITE : 0));
 	if (s->out_blocked && ssh_out_low(s->ssh)) {
 		s->out_blocked = false;
 		channel_set_pump(&s->chans);

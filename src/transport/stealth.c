@@ -115,6 +115,11 @@ static void consume(struct stealth_transport *st, size_t n)
 static void serve_http(struct stealth_transport *st)
 {
 	while (st->mode == STEALTH_HTTP && flush_answer(st)) {
+		if (st->closing && transport_unsent(st->lower) > 0) {
+			/* The last answer is still in TLS records: wait until they are out. */
+			transport_want(st->lower, TRANSPORT_WRITE);
+			return;
+		}
 		if (st->closing) {
 			probe_over(st, "http");
 			return;
@@ -247,6 +252,13 @@ static size_t stealth_buffered(const struct transport *t)
 	return (st->in ? st->in_len - st->in_off : 0) + transport_buffered(st->lower);
 }
 
+static size_t stealth_unsent(const struct transport *t)
+{
+	const struct stealth_transport *st = (const struct stealth_transport *)t;
+
+	return st->out_len - st->out_off + (st->lower ? transport_unsent(st->lower) : 0);
+}
+
 static int stealth_want(struct transport *t, unsigned events)
 {
 	struct stealth_transport *st = st_of(t);
@@ -282,6 +294,7 @@ static const struct transport_ops stealth_ops = {
 	.read = stealth_read,
 	.write = stealth_write,
 	.buffered = stealth_buffered,
+	.unsent = stealth_unsent,
 	.want = stealth_want,
 	.close = stealth_close,
 };

@@ -6,7 +6,13 @@
  * update, and the other way round). The lower transport is asked for the union, and its
  * readiness is handed to the owner as the operation it unblocks. Bytes OpenSSL already holds
  * (SSL_has_pending: decrypted, or whole records read ahead) are reported through buffered()
- * and a deferred callback, since the socket may stay quiet. */
+ * and a deferred callback, since the socket may stay quiet.
+ *
+ * Writes: one SSL_write makes a TLS record per 16 KiB. The records of one call are gathered in
+ * a bounded buffer (out[], allocated while it holds bytes) and handed to the lower transport in
+ * one write, not one system call per record. What the socket did not take waits there: it is
+ * reported through unsent(), the lower transport is asked for write readiness until it is out,
+ * and the owner's next write first empties it. */
 #include "tls.h"
 
 #include <errno.h>
@@ -23,6 +29,9 @@
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
 	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/* Four full records (16 KiB of data and up to 256 bytes of header, tag and padding each). */
+#define TLS_OUT_MAX (4 * (16384 + 256))
+
 struct tls_transport {
 	struct transport base; /* first */
 	struct transport *lower;
@@ -35,6 +44,9 @@ struct tls_transport {
 	bool handshake_wants_write;
 	bool pending_queued; /* a callback for SSL_pending bytes is deferred */
 	bool closed;
+	bool failed;  /* the lower transport failed a write */
+	uint8_t *out; /* records not yet written to the lower transport; NULL when none */
+	size_t out_len, out_off;
 	char addr[64];
 };
 
@@ -43,18 +55,55 @@ static struct tls_transport *tls_of(struct transport *t)
 	return (struct tls_transport *)t;
 }
 
-/* The BIO: reads and writes go to the lower transport. */
+static size_t out_held(const struct tls_transport *tt)
+{
+	return tt->out_len - tt->out_off;
+}
+
+/* Writes held records to the lower transport: 1 when none is left, 0 when it would block,
+ * -1 when it failed (the connection is then dead: failed is set). */
+static int out_flush(struct tls_transport *tt)
+{
+	while (out_held(tt) > 0 && !tt->failed) {
+		ssize_t n = transport_write(tt->lower, tt->out + tt->out_off, out_held(tt));
+		if (n > 0)
+			tt->out_off += (size_t)n;
+		else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		else
+			tt->failed = true;
+	}
+	free(tt->out);
+	tt->out = NULL;
+	tt->out_len = tt->out_off = 0;
+	return tt->failed ? -1 : 1;
+}
+
+/* The BIO: records are gathered in out[] (see the top); reads go to the lower transport. */
 static int bio_write(BIO *b, const char *buf, int len)
 {
 	struct tls_transport *tt = BIO_get_data(b);
-	ssize_t n = transport_write(tt->lower, buf, (size_t)len);
 
 	BIO_clear_retry_flags(b);
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (out_held(tt) + (size_t)len > TLS_OUT_MAX && out_flush(tt) < 0)
+		return -1;
+	if (tt->out == NULL) {
+		tt->out = xmalloc(TLS_OUT_MAX);
+	} else if (tt->out_off > 0) {
+		memmove(tt->out, tt->out + tt->out_off, out_held(tt));
+		tt->out_len -= tt->out_off;
+		tt->out_off = 0;
+	}
+	size_t n = TLS_OUT_MAX - tt->out_len;
+	if (n == 0) {
 		BIO_set_retry_write(b);
-	return -1;
+		return -1;
+	}
+	if (n > (size_t)len)
+		n = (size_t)len;
+	memcpy(tt->out + tt->out_len, buf, n);
+	tt->out_len += n;
+	return (int)n;
 }
 
 static int bio_read(BIO *b, char *buf, int len)
@@ -70,12 +119,21 @@ static int bio_read(BIO *b, char *buf, int len)
 	return -1;
 }
 
+/* OpenSSL flushes after each handshake flight (and its alerts): held records go out, or the
+ * handshake step waits for write readiness. */
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	(void)b;
+	struct tls_transport *tt = BIO_get_data(b);
+
 	(void)num;
 	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+	if (cmd != BIO_CTRL_FLUSH)
+		return 0;
+	BIO_clear_retry_flags(b);
+	int r = out_flush(tt);
+	if (r == 0)
+		BIO_set_retry_write(b);
+	return r > 0 ? 1 : -1;
 }
 
 /* Made once, by the first tls_ctx_new (start-up, on the main thread, before any loop runs),
@@ -105,6 +163,8 @@ static void update_lower_want(struct tls_transport *tt)
 		if (tt->owner_want & TRANSPORT_WRITE)
 			w |= tt->write_needs_read ? TRANSPORT_READ : TRANSPORT_WRITE;
 	}
+	if (out_held(tt) > 0)
+		w |= TRANSPORT_WRITE;
 	transport_want(tt->lower, w);
 }
 
@@ -163,6 +223,13 @@ static void lower_cb(void *ctx, unsigned events)
 {
 	struct tls_transport *tt = ctx;
 
+	if ((events & TRANSPORT_WRITE) && out_held(tt) > 0 && tt->handshaken) {
+		if (out_flush(tt) < 0)
+			events |= TRANSPORT_ERROR;
+		else if (out_held(tt) > 0)
+			events &= ~(unsigned)TRANSPORT_WRITE; /* still waiting for the socket */
+		update_lower_want(tt);
+	}
 	if (!tt->handshaken) {
 		handshake_step(tt);
 		return;
@@ -173,6 +240,14 @@ static void lower_cb(void *ctx, unsigned events)
 	if (events & TRANSPORT_WRITE)
 		out |= tt->read_needs_write ? TRANSPORT_READ : TRANSPORT_WRITE;
 	tt->base.cb(tt->base.ctx, out);
+}
+
+/* A write to the lower transport failed: the connection is over. */
+static ssize_t dead(void)
+{
+	ERR_clear_error();
+	errno = ECONNRESET;
+	return -1;
 }
 
 /* SSL_read/SSL_write results as read(2)/write(2) results. */
@@ -208,6 +283,11 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 		return -1;
 	}
 	int r = SSL_read(tt->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (out_held(tt) > 0) { /* a read may answer (a key update): send it now */
+		if (out_flush(tt) < 0)
+			return dead();
+		update_lower_want(tt);
+	}
 	if (r > 0) {
 		tt->read_needs_write = false;
 		queue_pending(tt);
@@ -220,13 +300,19 @@ static ssize_t tls_write(struct transport *t, const void *buf, size_t len)
 {
 	struct tls_transport *tt = tls_of(t);
 
-	if (!tt->handshaken) {
+	if (!tt->handshaken || out_flush(tt) == 0) {
+		update_lower_want(tt);
 		errno = EAGAIN;
 		return -1;
 	}
+	if (tt->failed)
+		return dead();
 	int r = SSL_write(tt->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (out_flush(tt) < 0)
+		return dead();
 	if (r > 0) {
 		tt->write_needs_read = false;
+		update_lower_want(tt);
 		return r;
 	}
 	return io_result(tt, r, false);
@@ -243,6 +329,13 @@ static size_t tls_buffered(const struct transport *t)
 	if (held == 0 && SSL_has_pending(tt->ssl))
 		held = 1;
 	return held + transport_buffered(tt->lower);
+}
+
+static size_t tls_unsent(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+
+	return out_held(tt) + transport_unsent(tt->lower);
 }
 
 static int tls_want(struct transport *t, unsigned events)
@@ -264,6 +357,7 @@ static void tls_free_cb(struct loop *l, void *ctx)
 
 	(void)l;
 	SSL_free(tt->ssl);
+	free(tt->out);
 	free(tt);
 }
 
@@ -273,6 +367,7 @@ static void tls_close(struct transport *t)
 
 	if (tt->handshaken)
 		SSL_shutdown(tt->ssl); /* one close_notify, best effort, no waiting */
+	out_flush(tt);
 	ERR_clear_error();
 	tt->closed = true;
 	transport_close(tt->lower);
@@ -285,6 +380,7 @@ static const struct transport_ops tls_ops = {
 	.read = tls_read,
 	.write = tls_write,
 	.buffered = tls_buffered,
+	.unsent = tls_unsent,
 	.want = tls_want,
 	.close = tls_close,
 };

@@ -36,6 +36,10 @@ struct transport_ops {
 	ssize_t (*write)(struct transport *t, const void *buf, size_t len);
 	/* Bytes already taken off the socket and not yet read by the owner. */
 	size_t (*buffered)(const struct transport *t);
+	/* Bytes write() accepted that are not yet handed to the socket (TLS records waiting for
+	 * it to drain); NULL when there never are any. An owner that closes after its last write
+	 * waits for 0, asking for write readiness meanwhile. */
+	size_t (*unsent)(const struct transport *t);
 	/* The readiness the owner wants from now on (TRANSPORT_READ | TRANSPORT_WRITE). Returns
 	 * 0 or -errno. */
 	int (*want)(struct transport *t, unsigned events);
@@ -67,6 +71,11 @@ static inline ssize_t transport_write(struct transport *t, const void *buf, size
 static inline size_t transport_buffered(const struct transport *t)
 {
 	return t->ops->buffered(t);
+}
+
+static inline size_t transport_unsent(const struct transport *t)
+{
+	return t->ops->unsent ? t->ops->unsent(t) : 0;
 }
 
 static inline int transport_want(struct transport *t, unsigned events)
