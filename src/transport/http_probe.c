@@ -136,7 +136,7 @@ static int parse_request_line(const uint8_t *p, size_t n, struct http_probe_req 
 	if (te < end && p[te] != ' ')
 		return done(req, 400);
 	*path = path_kind(p + t, te - t);
-	if (!*get && !req->head && !post)
+	if (!*get && !req->head && !post && *path >= 0)
 		*path = 2; /* 405 */
 	size_t v = te;
 	while (v < end && p[v] == ' ')
@@ -164,16 +164,30 @@ static int parse_request_line(const uint8_t *p, size_t n, struct http_probe_req 
 	}
 	if (major > 1)
 		return done(req, 505);
-	if (major == 0 || *minor > 99)
-		return done(req, 400);
+	if (major == 0 || *minor > 99 || *path < 0)
+		return done(req, 400); /* nginx checks the path with the line, before any header */
 	return -1;
 }
 
 struct headers {
-	bool host, host_empty, close, keep_alive, chunked, te_other, cl;
-	unsigned long cl_value;
-	bool bad;
+	bool host, close, keep_alive, te, chunked, te_other, cl, cl_bad;
+	uint64_t cl_value;
+	bool bad; /* refused as soon as the line is in (nginx's per-header checks) */
 };
+
+/* A Content-Length value as nginx's ngx_atoof reads it: digits only, at most INT64_MAX. */
+static bool length_value(const uint8_t *v, size_t n, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (v[k] < '0' || v[k] > '9' || x > (INT64_MAX - (uint64_t)(v[k] - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(v[k] - '0');
+	}
+	*out = x;
+	return n > 0;
+}
 
 static bool name_is(const uint8_t *p, size_t n, const char *name)
 {
@@ -197,21 +211,18 @@ static void header(const uint8_t *p, size_t n, struct headers *h)
 		vl--;
 	const uint8_t *v = p + vo;
 	if (name_is(p, nl, "host")) {
-		h->bad |= h->host;
+		h->bad |= h->host || vl == 0 || memchr(v, '/', vl) != NULL;
 		h->host = true;
-		h->host_empty = vl == 0 || memchr(v, '/', vl) != NULL;
 	} else if (name_is(p, nl, "connection")) {
 		h->close |= vl == 5 && strncasecmp((const char *)v, "close", 5) == 0;
 		h->keep_alive |= vl == 10 && strncasecmp((const char *)v, "keep-alive", 10) == 0;
 	} else if (name_is(p, nl, "content-length")) {
-		size_t k = 0;
-		int d = 0;
-		h->bad |= h->cl || vl == 0 || vl > 18;
-		for (; !h->bad && k < vl && (d = hex(v[k])) >= 0 && d < 10; k++)
-			h->cl_value = h->cl_value * 10 + (unsigned long)d;
-		h->bad |= k < vl;
+		h->bad |= h->cl;
 		h->cl = true;
+		h->cl_bad = !length_value(v, vl, &h->cl_value); /* refused after the headers */
 	} else if (name_is(p, nl, "transfer-encoding")) {
+		h->bad |= h->te;
+		h->te = true;
 		if (vl == 7 && strncasecmp((const char *)v, "chunked", 7) == 0)
 			h->chunked = true;
 		else
@@ -269,18 +280,120 @@ enum http_probe_result http_probe_parse(const uint8_t *p, size_t n, struct http_
 	if (r != -1)
 		return (enum http_probe_result)r;
 	req->keep_alive = minor >= 1 ? !h.close : h.keep_alive && !h.close;
-	if ((minor >= 1 && (!h.host || h.host_empty)) || (h.host && h.host_empty) ||
-	    (h.cl && (h.chunked || h.te_other)))
+	if ((minor >= 1 && !h.host) || h.cl_bad)
 		return done(req, 400);
-	if (h.te_other)
-		return done(req, 501);
-	if (h.cl && h.cl_value > HTTP_PROBE_BODY_MAX)
+	req->body.left = h.cl_value; /* nginx drops the body with any answer from here on */
+	if (h.te) {
+		if (minor < 1 || (h.chunked && h.cl))
+			return done(req, 400);
+		if (h.te_other)
+			return done(req, 501);
+		req->body.chunked = true;
+	}
+	if (h.cl_value > HTTP_PROBE_BODY_MAX)
 		return done(req, 413);
-	req->body_left = h.cl ? h.cl_value : 0;
-	req->chunked = h.chunked;
-	if (path < 0)
-		return done(req, 400);
 	return done(req, path == 2 ? 405 : path == 0 ? 403 : 404);
+}
+
+/* The chunked body syntax as nginx 1.22 reads it (ngx_http_parse_chunked): CRLF or a bare LF
+ * ends each line, chunk extensions and trailer lines are skipped unread. */
+enum chunk_state {
+	CHUNK_START = 0, /* the first hex digit of a chunk size */
+	CHUNK_SIZE,	 /* more hex digits */
+	CHUNK_EXT,	 /* ";..." after a size */
+	CHUNK_EXT_CR,
+	CHUNK_DATA, /* body.left bytes of data */
+	CHUNK_AFTER_DATA,
+	CHUNK_AFTER_DATA_CR,
+	CHUNK_LAST_EXT, /* after the size 0 */
+	CHUNK_LAST_EXT_CR,
+	CHUNK_TRAILER, /* a trailer line or the final empty line */
+	CHUNK_TRAILER_CR,
+	CHUNK_TRAILER_LINE,
+	CHUNK_TRAILER_LINE_CR,
+	CHUNK_END, /* the body is over */
+	CHUNK_BAD,
+};
+
+/* nginx refuses a chunk size above NGX_MAX_OFF_T_VALUE / 16, checked before each byte. */
+#define CHUNK_SIZE_MAX ((uint64_t)INT64_MAX / 16)
+
+/* Per line state: the next state on CR, on LF, on any other byte. */
+static const uint8_t chunk_next[][3] = {
+	[CHUNK_EXT] = {CHUNK_EXT_CR, CHUNK_DATA, CHUNK_EXT},
+	[CHUNK_EXT_CR] = {CHUNK_BAD, CHUNK_DATA, CHUNK_BAD},
+	[CHUNK_AFTER_DATA] = {CHUNK_AFTER_DATA_CR, CHUNK_START, CHUNK_BAD},
+	[CHUNK_AFTER_DATA_CR] = {CHUNK_BAD, CHUNK_START, CHUNK_BAD},
+	[CHUNK_LAST_EXT] = {CHUNK_LAST_EXT_CR, CHUNK_TRAILER, CHUNK_LAST_EXT},
+	[CHUNK_LAST_EXT_CR] = {CHUNK_BAD, CHUNK_TRAILER, CHUNK_BAD},
+	[CHUNK_TRAILER] = {CHUNK_TRAILER_CR, CHUNK_END, CHUNK_TRAILER_LINE},
+	[CHUNK_TRAILER_CR] = {CHUNK_BAD, CHUNK_END, CHUNK_BAD},
+	[CHUNK_TRAILER_LINE] = {CHUNK_TRAILER_LINE_CR, CHUNK_TRAILER, CHUNK_TRAILER_LINE},
+	[CHUNK_TRAILER_LINE_CR] = {CHUNK_BAD, CHUNK_TRAILER, CHUNK_BAD},
+};
+
+/* One byte of a chunk size line: a digit, or what ends the size. The next state. */
+static uint8_t chunk_size_byte(struct http_probe_body *b, uint8_t c)
+{
+	int d = hex(c);
+	bool last = b->left == 0;
+
+	if (b->state == CHUNK_START) {
+		if (d < 0)
+			return CHUNK_BAD;
+		b->left = (uint64_t)d;
+		return CHUNK_SIZE;
+	}
+	if (b->left > CHUNK_SIZE_MAX)
+		return CHUNK_BAD;
+	if (d >= 0) {
+		b->left = b->left * 16 + (uint64_t)d;
+		return CHUNK_SIZE;
+	}
+	if (c == '\r')
+		return last ? CHUNK_LAST_EXT_CR : CHUNK_EXT_CR;
+	if (c == '\n')
+		return last ? CHUNK_TRAILER : CHUNK_DATA;
+	if (c == ';' || c == ' ' || c == '\t')
+		return last ? CHUNK_LAST_EXT : CHUNK_EXT;
+	return CHUNK_BAD;
+}
+
+/* A chunked body's bytes at p[0..n) up to its end; the count taken in *used. */
+static enum http_probe_result chunked_drop(struct http_probe_body *b, const uint8_t *p, size_t n,
+					   size_t *used)
+{
+	size_t i = 0;
+
+	while (i < n && b->state != CHUNK_END && b->state != CHUNK_BAD) {
+		if (b->state == CHUNK_DATA) {
+			size_t k = b->left < n - i ? (size_t)b->left : n - i;
+			i += k;
+			b->left -= k;
+			if (b->left == 0)
+				b->state = CHUNK_AFTER_DATA;
+			continue;
+		}
+		uint8_t c = p[i++];
+		if (b->state <= CHUNK_SIZE)
+			b->state = chunk_size_byte(b, c);
+		else
+			b->state = chunk_next[b->state][c == '\r' ? 0 : c == '\n' ? 1 : 2];
+	}
+	*used = i;
+	if (b->state == CHUNK_END)
+		return HTTP_PROBE_DONE;
+	return b->state == CHUNK_BAD ? HTTP_PROBE_BAD : HTTP_PROBE_MORE;
+}
+
+enum http_probe_result http_probe_body_drop(struct http_probe_body *b, const uint8_t *p, size_t n,
+					    size_t *used)
+{
+	if (b->chunked)
+		return chunked_drop(b, p, n, used);
+	*used = b->left < n ? (size_t)b->left : n;
+	b->left -= *used;
+	return b->left == 0 ? HTTP_PROBE_DONE : HTTP_PROBE_MORE;
 }
 
 static const char *reason(unsigned status)

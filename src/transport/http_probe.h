@@ -20,22 +20,36 @@
 #define HTTP_PROBE_HEADER_TOO_LARGE 494
 
 enum http_probe_result {
-	HTTP_PROBE_MORE = 0, /* not a whole request yet, and nothing wrong so far */
-	HTTP_PROBE_DONE = 1, /* *req says how to answer */
+	HTTP_PROBE_MORE = 0, /* not a whole request (or body) yet, and nothing wrong so far */
+	HTTP_PROBE_DONE = 1, /* *req says how to answer; a body: it is over */
+	HTTP_PROBE_BAD = 2,  /* a body: an invalid chunked one (nginx closes) */
+};
+
+/* A request body that nginx reads and drops around its answer (ngx_http_discard_request_body):
+ * what a Content-Length still promises, or a chunked body up to its last chunk and trailer. */
+struct http_probe_body {
+	bool chunked;
+	uint8_t state; /* chunked: where in the chunk syntax (http_probe.c) */
+	uint64_t left; /* bytes to drop: of the Content-Length, or of the current chunk */
 };
 
 struct http_probe_req {
-	unsigned status;	 /* 400, 403, 404, 405, 413, 414, 494, 501 or 505 */
-	bool head;		 /* HEAD: headers only */
-	bool http09;		 /* a request line without a version: the body only, then close */
-	bool keep_alive;	 /* answer "Connection: keep-alive" and read the next request */
-	bool chunked;		 /* a chunked body follows (the connection closes after) */
-	size_t consumed;	 /* bytes of the request line and headers */
-	unsigned long body_left; /* Content-Length bytes to skip before the next request */
+	unsigned status; /* 400, 403, 404, 405, 413, 414, 494, 501 or 505 */
+	bool head;	 /* HEAD: headers only */
+	bool http09;	 /* a request line without a version: the body only, then close */
+	bool keep_alive; /* answer "Connection: keep-alive" and read the next request */
+	size_t consumed; /* bytes of the request line and headers */
+	/* The body to drop before the next request; none: left 0 and not chunked. */
+	struct http_probe_body body;
 };
 
 /* Parses the request at p[0..n). HTTP_PROBE_MORE while it is incomplete and valid so far. */
 enum http_probe_result http_probe_parse(const uint8_t *p, size_t n, struct http_probe_req *req);
+
+/* Drops body bytes from p[0..n) and sets *used to how many were the body's. DONE once the body
+ * is over (at once when there is none), MORE while it wants more, BAD for an invalid chunk. */
+enum http_probe_result http_probe_body_drop(struct http_probe_body *b, const uint8_t *p, size_t n,
+					    size_t *used);
 
 /* nginx's answer to req at time now, into out (HTTP_PROBE_ANSWER_MAX bytes); last: the
  * connection closes after it (an error, Connection: close, or the keep-alive limit).

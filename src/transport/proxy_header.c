@@ -385,6 +385,11 @@ static void proxy_free_cb(struct loop *l, void *ctx)
 	free(ctx);
 }
 
+static void proxy_shut(struct transport *t)
+{
+	transport_shut(proxy_of(t)->inner);
+}
+
 static void proxy_close(struct transport *t)
 {
 	struct proxy_transport *pt = proxy_of(t);
@@ -402,6 +407,7 @@ static const struct transport_ops proxy_ops = {
 	.read = proxy_read,
 	.write = proxy_write,
 	.buffered = proxy_buffered,
+	.shut = proxy_shut,
 	.want = proxy_want,
 	.close = proxy_close,
 };

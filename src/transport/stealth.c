@@ -14,10 +14,13 @@
 
 #define STEALTH_BANNER	   "SSH-2.0-"
 #define STEALTH_BANNER_LEN 8
-/* nginx's client_header_timeout 60s and keepalive_timeout 75s. */
-#define STEALTH_HEADER_MS    60000
-#define STEALTH_KEEPALIVE_MS 75000
-#define STEALTH_BUF	     (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
+/* nginx's client_header_timeout 60s and keepalive_timeout 75s; while it drops the body of a
+ * request it has answered, lingering_timeout 5s for each read and lingering_time 30s in all. */
+#define STEALTH_HEADER_MS     60000
+#define STEALTH_KEEPALIVE_MS  75000
+#define STEALTH_LINGER_MS     5000
+#define STEALTH_LINGER_MAX_MS 30000
+#define STEALTH_BUF	      (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
 
 enum stealth_mode {
 	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
@@ -29,15 +32,16 @@ enum stealth_mode {
 struct stealth_transport {
 	struct transport base; /* first */
 	struct transport *lower;
+	struct transport *sock; /* borrowed: the transport under TLS (lower owns it), to shut */
 	struct loop *loop;
 	struct loop_timer timer;
 	enum stealth_mode mode;
 	unsigned owner_want;
-	bool owner_told; /* the owner was called back once the decision was made */
-	bool closing;	 /* HTTP: close once the answer is out */
+	bool closing; /* HTTP: close once the answer is out and its request's body dropped */
 	unsigned requests;
-	unsigned long skip; /* request body bytes still to discard */
-	uint8_t *in;	    /* bytes read, not yet passed on (SSH) or parsed (HTTP) */
+	struct http_probe_body body; /* of the request answered last: what is still to drop */
+	uint64_t linger_end; /* loop ms: nginx stops waiting for that body; 0: not waiting */
+	uint8_t *in;	     /* bytes read, not yet passed on (SSH) or parsed (HTTP) */
 	size_t in_len, in_off;
 	char out[HTTP_PROBE_ANSWER_MAX];
 	size_t out_len, out_off;
@@ -68,10 +72,28 @@ static void probe_over(struct stealth_transport *st, const char *why)
 	tell_owner(st, TRANSPORT_ERROR);
 }
 
+/* The probe is over the way nginx ends a connection that timed out in the middle of a request
+ * (SSL quiet shutdown): the stream is cut under TLS, so no close_notify goes out. */
+static void probe_cut(struct stealth_transport *st, const char *why)
+{
+	if (st->mode == STEALTH_DONE)
+		return;
+	transport_shut(st->sock);
+	probe_over(st, why);
+}
+
+/* Waiting for a new request (or the first), nginx closes with a close_notify; with a request,
+ * a body or an answer under way, quietly. */
 static void timer_expired(struct loop *l, void *ctx)
 {
+	struct stealth_transport *st = ctx;
+
 	(void)l;
-	probe_over(ctx, "timeout");
+	if (st->in_len > st->in_off || st->linger_end != 0 || st->out_off < st->out_len ||
+	    transport_unsent(st->lower) > 0)
+		probe_cut(st, "timeout");
+	else
+		probe_over(st, "timeout");
 }
 
 static void set_timer(struct stealth_transport *st, uint64_t ms)
@@ -100,21 +122,83 @@ static bool flush_answer(struct stealth_transport *st)
 	return true;
 }
 
-/* Drops consumed bytes and any request body still to skip. */
+/* Drops n bytes of in[] that were parsed. */
 static void consume(struct stealth_transport *st, size_t n)
 {
 	st->in_off += n;
-	size_t skip = st->skip < st->in_len - st->in_off ? st->skip : st->in_len - st->in_off;
-	st->in_off += skip;
-	st->skip -= skip;
 	if (st->in_off == st->in_len)
 		st->in_off = st->in_len = 0;
+}
+
+/* Drops what in[] holds of the last request's body. */
+static enum http_probe_result drop_body(struct stealth_transport *st)
+{
+	size_t used;
+	enum http_probe_result r = http_probe_body_drop(&st->body, st->in + st->in_off,
+							st->in_len - st->in_off, &used);
+
+	consume(st, used);
+	return r;
+}
+
+/* The answer is out and its request's body is still coming: nginx waits for each read of it
+ * at most 5 s, and for all of it 30 s (bytes after that end the probe with a close_notify). */
+static void linger(struct stealth_transport *st)
+{
+	uint64_t now = loop_now_ms(st->loop);
+
+	if (st->linger_end == 0)
+		st->linger_end = now + STEALTH_LINGER_MAX_MS;
+	uint64_t left = st->linger_end - now;
+	set_timer(st, left < STEALTH_LINGER_MS ? left : STEALTH_LINGER_MS);
+	transport_want(st->lower, TRANSPORT_READ);
+}
+
+/* True once the last request's body is dropped; false while more must come, or when it ended
+ * the probe (an invalid chunk, the lingering time over). */
+static bool body_dropped(struct stealth_transport *st)
+{
+	if (st->linger_end != 0 && loop_now_ms(st->loop) >= st->linger_end) {
+		probe_over(st, "lingering time");
+		return false;
+	}
+	enum http_probe_result r = drop_body(st);
+	if (r == HTTP_PROBE_DONE) {
+		st->linger_end = 0;
+		return true;
+	}
+	if (r == HTTP_PROBE_BAD)
+		probe_cut(st, "invalid body");
+	else
+		linger(st);
+	return false;
+}
+
+/* Queues nginx's answer to req. Like nginx, first drops what in[] holds of its body: an
+ * invalid chunk in it makes the answer the last. */
+static void answer(struct stealth_transport *st, const struct http_probe_req *req)
+{
+	st->requests++;
+	consume(st, req->consumed);
+	st->body = req->body;
+	bool bad = drop_body(st) == HTTP_PROBE_BAD;
+	bool last =
+		!req->keep_alive || bad || req->http09 || st->requests >= HTTP_PROBE_REQUESTS_MAX;
+
+	if (bad)
+		memset(&st->body, 0, sizeof(st->body)); /* nothing more to drop: it closes */
+	st->out_len = http_probe_answer(req, time(NULL), last, st->out);
+	st->out_off = 0;
+	st->closing = last;
+	set_timer(st, STEALTH_HEADER_MS);
 }
 
 /* Answers every whole request in the buffer, as nginx would, one at a time. */
 static void serve_http(struct stealth_transport *st)
 {
 	while (st->mode == STEALTH_HTTP && flush_answer(st)) {
+		if (!body_dropped(st))
+			return;
 		if (st->closing && transport_unsent(st->lower) > 0) {
 			/* The last answer is still in TLS records: wait until they are out. */
 			transport_want(st->lower, TRANSPORT_WRITE);
@@ -124,24 +208,15 @@ static void serve_http(struct stealth_transport *st)
 			probe_over(st, "http");
 			return;
 		}
-		consume(st, 0);
 		struct http_probe_req req;
-		if (st->skip > 0 || http_probe_parse(st->in + st->in_off, st->in_len - st->in_off,
-						     &req) == HTTP_PROBE_MORE) {
-			if (st->in_len == st->in_off && st->skip == 0)
+		if (http_probe_parse(st->in + st->in_off, st->in_len - st->in_off, &req) ==
+		    HTTP_PROBE_MORE) {
+			if (st->in_len == st->in_off)
 				set_timer(st, STEALTH_KEEPALIVE_MS);
 			transport_want(st->lower, TRANSPORT_READ);
 			return;
 		}
-		st->requests++;
-		bool last = !req.keep_alive || req.chunked || req.http09 ||
-			    st->requests >= HTTP_PROBE_REQUESTS_MAX;
-		st->out_len = http_probe_answer(&req, time(NULL), last, st->out);
-		st->out_off = 0;
-		st->closing = last;
-		st->skip = req.body_left;
-		consume(st, req.consumed);
-		set_timer(st, STEALTH_HEADER_MS);
+		answer(st, &req);
 	}
 }
 
@@ -299,13 +374,15 @@ static const struct transport_ops stealth_ops = {
 	.close = stealth_close,
 };
 
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr)
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
+					struct transport *sock, const char *addr)
 {
 	struct stealth_transport *st = xcalloc(1, sizeof(*st));
 
 	st->base.ops = &stealth_ops;
 	st->base.late_start = true;
 	st->lower = lower;
+	st->sock = sock;
 	st->loop = l;
 	st->in = xmalloc(STEALTH_BUF);
 	snprintf(st->addr, sizeof(st->addr), "%s", addr);

@@ -3,7 +3,9 @@
  * unchanged; anything else is answered the way Debian 12's nginx answers requests for files
  * that don't exist (http_probe.c), with nginx's keep-alive and timeouts, and the owner (the
  * session) never sees a byte of it: the connection ends with an error for the owner, after one
- * INFO line naming the client (`stealth probe remote_addr=...`), for fail2ban. */
+ * INFO line naming the client (`stealth probe remote_addr=...`), for fail2ban. Where nginx ends
+ * a connection without a TLS close_notify (a timeout in the middle of a request or of a body it
+ * drops), the stream is cut under TLS first (transport_shut). */
 #ifndef ALKNET_TRANSPORT_STEALTH_H
 #define ALKNET_TRANSPORT_STEALTH_H
 
@@ -11,7 +13,9 @@
 
 struct loop;
 
-/* Takes lower over (closed with it). addr names the client in the probe log line. */
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr);
+/* Takes lower (the TLS transport) over: closed with it. sock is the transport under TLS, owned
+ * by lower and shut (never closed) here. addr names the client in the probe log line. */
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
+					struct transport *sock, const char *addr);
 
 #endif

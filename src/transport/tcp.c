@@ -41,6 +41,11 @@ static ssize_t tcp_write(struct transport *t, const void *buf, size_t len)
 	return send(tcp_of(t)->fd, buf, len, MSG_NOSIGNAL);
 }
 
+static void tcp_shut(struct transport *t)
+{
+	(void)shutdown(tcp_of(t)->fd, SHUT_WR); /* fails only when the peer is gone already */
+}
+
 static size_t tcp_buffered(const struct transport *t)
 {
 	(void)t;
@@ -74,6 +79,7 @@ static const struct transport_ops tcp_ops = {
 	.read = tcp_read,
 	.write = tcp_write,
 	.buffered = tcp_buffered,
+	.shut = tcp_shut,
 	.want = tcp_want,
 	.close = tcp_close,
 };

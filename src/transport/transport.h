@@ -40,6 +40,11 @@ struct transport_ops {
 	 * it to drain); NULL when there never are any. An owner that closes after its last write
 	 * waits for 0, asking for write readiness meanwhile. */
 	size_t (*unsent)(const struct transport *t);
+	/* Ends the stream toward the peer now (shutdown(2) SHUT_WR: a FIN). Nothing written
+	 * afterwards goes out, a goodbye of a layer above included (a TLS close_notify at close),
+	 * so the peer sees the stream cut: what nginx's quiet shutdown after a timeout looks like.
+	 * NULL where a transport has no socket of its own to shut. */
+	void (*shut)(struct transport *t);
 	/* The readiness the owner wants from now on (TRANSPORT_READ | TRANSPORT_WRITE). Returns
 	 * 0 or -errno. */
 	int (*want)(struct transport *t, unsigned events);
@@ -76,6 +81,12 @@ static inline size_t transport_buffered(const struct transport *t)
 static inline size_t transport_unsent(const struct transport *t)
 {
 	return t->ops->unsent ? t->ops->unsent(t) : 0;
+}
+
+static inline void transport_shut(struct transport *t)
+{
+	if (t->ops->shut != NULL)
+		t->ops->shut(t);
 }
 
 static inline int transport_want(struct transport *t, unsigned events)

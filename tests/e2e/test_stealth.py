@@ -54,6 +54,12 @@ CASES = {
     "cl-and-te": b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n",
     "te-gzip": b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n",
+    "te-twice": b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n" * 2 + b"\r\n",
+    "te-http10": b"POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "chunked": b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+               b"3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n" + CLOSE,
+    "length-overflow": b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: 9223372036854775808\r\n\r\n",
+    "put-dotdot": b"PUT /../x HTTP/1.1\r\n" + H + b"\r\n",
     "body-too-large": b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: 2000000\r\n\r\n",
     "long-uri": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n",
     "long-header": b"GET /x HTTP/1.1\r\n" + H + b"X-Big: " + b"b" * 9000 + b"\r\n\r\n",

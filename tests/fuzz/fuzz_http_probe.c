@@ -1,6 +1,7 @@
 /* The --stealth HTTP parser (src/transport/http_probe.c) on arbitrary bytes, the way the
- * stealth transport drives it: parse, answer, drop what was consumed and any body, repeat.
- * Checks: consumed never passes the input, statuses are the documented ones, answers fit. */
+ * stealth transport drives it: parse, answer, drop what was consumed and the body (a length or
+ * chunks), repeat. Checks: consumed and dropped bytes never pass the input, a body that wants
+ * more took all there was, statuses are the documented ones, answers fit. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (req.consumed == 0 || req.consumed > size - off)
 			abort();
 		off += req.consumed;
-		off += req.body_left < size - off ? req.body_left : size - off;
+		size_t used;
+		enum http_probe_result r =
+			http_probe_body_drop(&req.body, p + off, size - off, &used);
+		if (used > size - off ||
+		    (r != HTTP_PROBE_DONE && used != size - off && r != HTTP_PROBE_BAD))
+			abort();
+		if (r != HTTP_PROBE_DONE)
+			break;
+		off += used;
 	}
 	free(p);
 	return 0;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -60,8 +61,149 @@ static void test_incomplete_needs_more(void **state)
 		assert_int_equal(http_probe_parse((const uint8_t *)full, n, &r), HTTP_PROBE_MORE);
 	assert_int_equal(http_probe_parse((const uint8_t *)full, head, &r), HTTP_PROBE_DONE);
 	assert_int_equal(r.consumed, head);
-	assert_int_equal(r.body_left, 4);
+	assert_int_equal(r.body.left, 4);
+	assert_false(r.body.chunked);
 	assert_true(r.keep_alive);
+}
+
+/* nginx checks the path with the request line, before any header comes. */
+static void test_bad_path_needs_no_headers(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("GET /../a HTTP/1.1\r\n", HTTP_PROBE_DONE).status, 400);
+	assert_int_equal(parse("GET /%zz HTTP/1.1\r\n", HTTP_PROBE_DONE).status, 400);
+	assert_int_equal(parse("PUT /../a HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_DONE).status,
+			 400);
+	assert_int_equal(parse("GET /../a HTTP/2.0\r\n", HTTP_PROBE_DONE).status, 505);
+}
+
+/* Some header problems are refused as soon as their line is in, others once all are. */
+static void test_header_checks_when(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("GET /x HTTP/1.1\r\nHost: a/b\r\n", HTTP_PROBE_DONE).status, 400);
+	assert_int_equal(parse("GET /x HTTP/1.1\r\nHost:\r\n", HTTP_PROBE_DONE).status, 400);
+	assert_int_equal(parse("GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+			       "Transfer-Encoding: chunked\r\n",
+			       HTTP_PROBE_DONE)
+				 .status,
+			 400);
+	assert_int_equal(parse("GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n",
+			       HTTP_PROBE_DONE)
+				 .status,
+			 400);
+	parse("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n", HTTP_PROBE_MORE);
+	struct http_probe_req r = parse(
+		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 400);
+	assert_int_equal(r.body.left, 0);
+}
+
+/* Which answers come with a body to drop: those nginx gives once it has read the length. */
+static void test_bodies(void **state)
+{
+	(void)state;
+	struct http_probe_req r =
+		parse("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n",
+		      HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 413);
+	assert_true(r.body.left == INT64_MAX);
+	r = parse("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775808\r\n\r\n",
+		  HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 400);
+	assert_int_equal(r.body.left, 0);
+	r = parse("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+		  "Transfer-Encoding: gzip\r\n\r\n",
+		  HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 501);
+	assert_int_equal(r.body.left, 3);
+	r = parse("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n",
+		  HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 400);
+	assert_int_equal(r.body.left, 3);
+	assert_false(r.body.chunked);
+	r = parse("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 400);
+	assert_false(r.body.chunked);
+	r = parse("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
+		  HTTP_PROBE_DONE);
+	assert_int_equal(r.status, 404);
+	assert_true(r.body.chunked);
+	assert_true(r.keep_alive);
+	r = parse("POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\n", HTTP_PROBE_DONE); /* no Host */
+	assert_int_equal(r.status, 400);
+	assert_int_equal(r.body.left, 0);
+}
+
+/* Drops s from a chunked body (or one of left bytes); returns the result, *used the count. */
+static enum http_probe_result drop(struct http_probe_body *b, const char *s, size_t *used)
+{
+	return http_probe_body_drop(b, (const uint8_t *)s, strlen(s), used);
+}
+
+static void test_length_body(void **state)
+{
+	(void)state;
+	struct http_probe_body b = {.left = 10};
+	size_t used;
+
+	assert_int_equal(drop(&b, "abcd", &used), HTTP_PROBE_MORE);
+	assert_int_equal(used, 4);
+	assert_int_equal(drop(&b, "efghijGET /", &used), HTTP_PROBE_DONE);
+	assert_int_equal(used, 6);
+	assert_int_equal(drop(&b, "GET /", &used), HTTP_PROBE_DONE);
+	assert_int_equal(used, 0);
+}
+
+static void test_chunked_body(void **state)
+{
+	(void)state;
+	static const char *const whole[] = {
+		"5\r\nabcde\r\n0\r\n\r\n",
+		"5\nabcde\n0\n\n",
+		"5;ext=1\r\nabcde\r\n0;x\r\nTrailer: y\r\n\r\n",
+		"5 \r\nabcde\r\nA\r\n0123456789\r\n0\r\nX: y\n\r\n",
+		"00000000000000000005\r\nabcde\r\n0\r\n\r\n",
+		"0\r\n\r\n",
+	};
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+		struct http_probe_body b = {.chunked = true};
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%sGET /", whole[i]);
+		assert_int_equal(drop(&b, buf, &used), HTTP_PROBE_DONE);
+		assert_int_equal(used, strlen(whole[i]));
+		struct http_probe_body c = {.chunked = true}; /* one byte at a time */
+		for (size_t k = 0; k + 1 < strlen(whole[i]); k++) {
+			assert_int_equal(
+				http_probe_body_drop(&c, (const uint8_t *)whole[i] + k, 1, &used),
+				HTTP_PROBE_MORE);
+		}
+		assert_int_equal(drop(&c, whole[i] + strlen(whole[i]) - 1, &used), HTTP_PROBE_DONE);
+	}
+}
+
+/* nginx's limits: a size above 2^59 - 1 (refused at the byte after it), bad line ends. */
+static void test_chunked_invalid(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"5\r\nabcdeXY", "\r\n5\r\n", "800000000000000\r\n", "8000000000000000", "5\r\r\n",
+		"0\r\n\r\r",	"g\r\n"};
+	static const char *const more[] = {"7ffffffffffffff\r\n", "fffffffffffffff", "5\r\nab"};
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct http_probe_body b = {.chunked = true};
+		assert_int_equal(drop(&b, bad[i], &used), HTTP_PROBE_BAD);
+	}
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		struct http_probe_body b = {.chunked = true};
+		assert_int_equal(drop(&b, more[i], &used), HTTP_PROBE_MORE);
+		assert_int_equal(used, strlen(more[i]));
+	}
 }
 
 static void test_limits(void **state)
@@ -114,9 +256,17 @@ static void test_answer_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_statuses),     cmocka_unit_test(test_incomplete_needs_more),
-		cmocka_unit_test(test_limits),	     cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_incomplete_needs_more),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_answer_bytes),
+		cmocka_unit_test(test_bad_path_needs_no_headers),
+		cmocka_unit_test(test_header_checks_when),
+		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_length_body),
+		cmocka_unit_test(test_chunked_body),
+		cmocka_unit_test(test_chunked_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

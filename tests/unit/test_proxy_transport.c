@@ -1,7 +1,7 @@
 /* Unit tests for the PROXY-header transport (src/transport/proxy_header.c) on a socketpair:
  * the header in one piece or many, the bytes that came with it handed out first (with a
  * TRANSPORT_READ of its own, as the socket will not announce them again), nothing written
- * before the header, and the failures: garbage, EOF, the timeout. */
+ * before the header, the failures: garbage, EOF, the timeout; and shut reaching the socket. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +224,30 @@ static void test_close_with_buffered(void **state)
 	finish(p, sv[1]);
 }
 
+/* shut (what --stealth does for nginx's quiet shutdown) goes through to the TCP socket: the
+ * peer sees the end of the stream at once, and nothing written afterwards goes out. */
+static void test_shut(void **state)
+{
+	int sv[2];
+	struct probe *p = start(sv, 5000);
+	static const char in[] = "PROXY UNKNOWN\r\n";
+	char buf[8];
+
+	(void)state;
+	send_all(sv[1], in, sizeof(in) - 1);
+	run_for(p->l, 0);
+	assert_null(p->hdr.error);
+	transport_set_owner(p->t, on_io, p);
+	assert_int_equal(transport_write(p->t, "ab", 2), 2);
+	transport_shut(p->t);
+	errno = 0;
+	assert_int_equal(transport_write(p->t, "cd", 2), -1);
+	assert_int_equal(errno, EPIPE);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), 0), 2);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), 0), 0);
+	finish(p, sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_eof_and_timeout),
 		cmocka_unit_test(test_close_with_buffered),
+		cmocka_unit_test(test_shut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
