@@ -124,14 +124,13 @@ static struct transport *layer_transport(struct server *srv, struct transport *t
 					 const struct sockaddr_storage *peer)
 {
 	char addr[64];
-	struct transport *sock = tr;
 
 	if (!srv->set->cfg->tls)
 		return tr;
 	net_addr_str(peer, addr, sizeof(addr));
 	tr = transport_tls_new(srv->w.loop, tr, srv->set->tls, addr);
 	if (srv->set->cfg->stealth)
-		tr = transport_stealth_new(srv->w.loop, tr, sock, addr);
+		tr = transport_stealth_new(srv->w.loop, tr, addr);
 	return tr;
 }
 

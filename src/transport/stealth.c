@@ -32,7 +32,6 @@ enum stealth_mode {
 struct stealth_transport {
 	struct transport base; /* first */
 	struct transport *lower;
-	struct transport *sock; /* borrowed: the transport under TLS (lower owns it), to shut */
 	struct loop *loop;
 	struct loop_timer timer;
 	enum stealth_mode mode;
@@ -78,7 +77,7 @@ static void probe_cut(struct stealth_transport *st, const char *why)
 {
 	if (st->mode == STEALTH_DONE)
 		return;
-	transport_shut(st->sock);
+	transport_shut(st->lower);
 	probe_over(st, why);
 }
 
@@ -374,15 +373,13 @@ static const struct transport_ops stealth_ops = {
 	.close = stealth_close,
 };
 
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
-					struct transport *sock, const char *addr)
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr)
 {
 	struct stealth_transport *st = xcalloc(1, sizeof(*st));
 
 	st->base.ops = &stealth_ops;
 	st->base.late_start = true;
 	st->lower = lower;
-	st->sock = sock;
 	st->loop = l;
 	st->in = xmalloc(STEALTH_BUF);
 	snprintf(st->addr, sizeof(st->addr), "%s", addr);

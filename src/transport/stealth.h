@@ -13,9 +13,8 @@
 
 struct loop;
 
-/* Takes lower (the TLS transport) over: closed with it. sock is the transport under TLS, owned
- * by lower and shut (never closed) here. addr names the client in the probe log line. */
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
-					struct transport *sock, const char *addr);
+/* Takes lower (the TLS transport) over: closed with it. addr names the client in the probe
+ * log line. */
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr);
 
 #endif

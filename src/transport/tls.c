@@ -331,6 +331,19 @@ static size_t tls_buffered(const struct transport *t)
 	return held + transport_buffered(tt->lower);
 }
 
+/* Ends the stream the way a quiet SSL shutdown does: records still held are dropped, no
+ * close_notify will follow, and the socket below is shut for writing. */
+static void tls_shut(struct transport *t)
+{
+	struct tls_transport *tt = tls_of(t);
+
+	SSL_set_quiet_shutdown(tt->ssl, 1);
+	free(tt->out);
+	tt->out = NULL;
+	tt->out_len = tt->out_off = 0;
+	transport_shut(tt->lower);
+}
+
 static size_t tls_unsent(const struct transport *t)
 {
 	const struct tls_transport *tt = (const struct tls_transport *)t;
@@ -381,6 +394,7 @@ static const struct transport_ops tls_ops = {
 	.write = tls_write,
 	.buffered = tls_buffered,
 	.unsent = tls_unsent,
+	.shut = tls_shut,
 	.want = tls_want,
 	.close = tls_close,
 };

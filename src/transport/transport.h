@@ -41,9 +41,9 @@ struct transport_ops {
 	 * waits for 0, asking for write readiness meanwhile. */
 	size_t (*unsent)(const struct transport *t);
 	/* Ends the stream toward the peer now (shutdown(2) SHUT_WR: a FIN). Nothing written
-	 * afterwards goes out, a goodbye of a layer above included (a TLS close_notify at close),
-	 * so the peer sees the stream cut: what nginx's quiet shutdown after a timeout looks like.
-	 * NULL where a transport has no socket of its own to shut. */
+	 * afterwards goes out, and a layered transport sends no goodbye of its own either (TLS:
+	 * no close_notify, its held records dropped), so the peer sees the stream cut: what
+	 * nginx's quiet shutdown after a timeout looks like. NULL: nothing to end. */
 	void (*shut)(struct transport *t);
 	/* The readiness the owner wants from now on (TRANSPORT_READ | TRANSPORT_WRITE). Returns
 	 * 0 or -errno. */
