@@ -1,7 +1,8 @@
 /* Unit tests for the TLS transport (src/transport/tls.c) on a socketpair with small socket
  * buffers, a real OpenSSL client on the other end: the records of one write are held when the
  * socket is full, unsent() counts them, the next write waits for them, and the socket's
- * readiness sends them; a megabyte arrives intact through a reader that keeps stopping. */
+ * readiness sends them; a megabyte arrives intact through a reader that keeps stopping; shut
+ * ends the stream without a close_notify. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -162,6 +163,8 @@ static int rig_teardown(void **state)
 	loop_io_stop(r->l, &r->cio);
 	loop_free(r->l);
 	SSL_free(r->client);
+	ERR_clear_error(); /* a cut stream leaves the client's error, which the next test would see
+			    */
 	close(r->cfd);
 	SSL_CTX_free(r->client_ctx);
 	SSL_CTX_free(r->server_ctx);
@@ -287,12 +290,35 @@ static void test_close_with_records_held(void **state)
 	assert_int_equal(recv(r->cfd, &c, 1, 0), 0);
 }
 
+/* shut: what is written before goes out, then the stream ends with no close_notify, before
+ * or at close (nginx's quiet shutdown after a timeout). */
+static void test_shut_sends_no_close_notify(void **state)
+{
+	struct rig *r = *state;
+	uint8_t buf[64];
+
+	loop_io_stop(r->l, &r->cio); /* the client reads below, by hand (a hang-up would wake it) */
+	assert_int_equal(owner_write(r, 10), 10);
+	transport_shut(r->t);
+	transport_close(r->t);
+	r->t = NULL;
+	run_for(r->l, 10);
+	assert_int_equal(SSL_read(r->client, buf, sizeof(buf)), 10);
+	int n = SSL_read(r->client, buf, sizeof(buf));
+	assert_true(n <= 0);
+	/* A close_notify would be SSL_ERROR_ZERO_RETURN; a cut stream is an error. */
+	assert_int_not_equal(SSL_get_error(r->client, n), SSL_ERROR_ZERO_RETURN);
+	assert_false(SSL_get_shutdown(r->client) & SSL_RECEIVED_SHUTDOWN);
+}
+
 int main(void)
 {
 	/* The client answers a cut-off stream with an alert to a closed socket, as the server
 	 * would without its own SIG_IGN. */
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_shut_sends_no_close_notify, rig_setup,
+						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_full_socket_holds_records, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_megabyte_through_a_stopping_reader, rig_setup,
