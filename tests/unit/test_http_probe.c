@@ -253,6 +253,53 @@ static void test_answer_bytes(void **state)
 				 "</center>\r\n</body>\r\n</html>\r\n");
 }
 
+/* Plain HTTP on the TLS port: what reached nginx's request processing is a 497 that closes,
+ * answered as nginx's 400 page for it; errors from reading the request stay. */
+static void test_to_https(void **state)
+{
+	static const struct {
+		const char *req;
+		unsigned status;
+	} cases[] = {
+		{"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"PUT /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n",
+		 HTTP_PROBE_TO_HTTPS},
+		{"GET /x\r\n", HTTP_PROBE_TO_HTTPS},
+		{"GET /x HTTP/1.1\r\n\r\n", 400},
+		{"GET /../x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"GET / HTTP/2.0\r\n\r\n", 505},
+	};
+	char out[HTTP_PROBE_ANSWER_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_probe_req r = parse(cases[i].req, HTTP_PROBE_DONE);
+		http_probe_to_https(&r);
+		assert_int_equal(r.status, cases[i].status);
+		assert_false(r.keep_alive);
+	}
+	struct http_probe_req r = parse("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_DONE);
+	http_probe_to_https(&r);
+	size_t n = http_probe_answer(&r, 0, true, out);
+	out[n] = '\0';
+	assert_string_equal(out,
+			    "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
+			    "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
+			    "248\r\nConnection: close\r\n\r\n");
+	r = parse("GET /x\r\n", HTTP_PROBE_DONE);
+	http_probe_to_https(&r);
+	n = http_probe_answer(&r, 0, true, out);
+	out[n] = '\0';
+	assert_string_equal(out, "<html>\r\n<head><title>400 The plain HTTP request was sent to "
+				 "HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad "
+				 "Request</h1></center>\r\n<center>The plain HTTP request was sent "
+				 "to HTTPS port</center>\r\n<hr><center>nginx</center>\r\n</body>"
+				 "\r\n</html>\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_answer_bytes),
+		cmocka_unit_test(test_to_https),
 		cmocka_unit_test(test_bad_path_needs_no_headers),
 		cmocka_unit_test(test_header_checks_when),
 		cmocka_unit_test(test_bodies),
