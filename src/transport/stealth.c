@@ -1,4 +1,6 @@
-/* The stealth transport (stealth.h): decide, then either pass bytes through or play nginx. */
+/* The stealth transport (stealth.h): decide, then either pass bytes through or play nginx.
+ * One transport, two places: over TLS it decides by the SSH banner; under TLS (plain) by the
+ * first byte, the way nginx's ngx_http_ssl_handshake does. */
 #include "stealth.h"
 
 #include <errno.h>
@@ -24,7 +26,7 @@
 
 enum stealth_mode {
 	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
-	STEALTH_SSH = 1,      /* pass-through; in[] holds the first bytes for the owner */
+	STEALTH_SSH = 1,      /* pass-through (SSH, or TLS under it); in[] holds the first bytes */
 	STEALTH_HTTP = 2,     /* answering as nginx */
 	STEALTH_DONE = 3,     /* the probe is over: the owner gets an error */
 };
@@ -35,6 +37,11 @@ struct stealth_transport {
 	struct loop *loop;
 	struct loop_timer timer;
 	enum stealth_mode mode;
+	bool plain; /* under TLS: a TLS record goes through, anything else is plain HTTP */
+	/* Over TLS: the plain layer under it (borrowed: TLS owns it), which logs and times out
+	 * a plain-HTTP probe itself. NULL without one. */
+	struct stealth_transport *under;
+	uint64_t accepted; /* loop ms at the accept: nginx's first timeout counts from there */
 	unsigned owner_want;
 	bool closing; /* HTTP: close once the answer is out and its request's body dropped */
 	unsigned requests;
@@ -59,15 +66,24 @@ static void tell_owner(struct stealth_transport *st, unsigned events)
 
 static void set_timer(struct stealth_transport *st, uint64_t ms);
 
-/* The probe is over: one line for fail2ban, and the owner learns the connection ended. */
+/* Over TLS: true while the plain layer under it plays nginx, or once it has logged the probe. */
+static bool under_owns_probe(const struct stealth_transport *st)
+{
+	return st->under != NULL &&
+	       (st->under->mode == STEALTH_HTTP || st->under->mode == STEALTH_DONE);
+}
+
+/* The probe is over: one line for fail2ban (from the layer that saw it), and the owner learns
+ * the connection ended. */
 static void probe_over(struct stealth_transport *st, const char *why)
 {
 	if (st->mode == STEALTH_DONE)
 		return;
 	st->mode = STEALTH_DONE;
 	loop_timer_stop(st->loop, &st->timer);
-	log_info("stealth probe remote_addr=%s requests=%u reason=\"%s\"", st->addr, st->requests,
-		 why);
+	if (!under_owns_probe(st))
+		log_info("stealth probe remote_addr=%s requests=%u reason=\"%s\"", st->addr,
+			 st->requests, why);
 	tell_owner(st, TRANSPORT_ERROR);
 }
 
@@ -88,6 +104,8 @@ static void timer_expired(struct loop *l, void *ctx)
 	struct stealth_transport *st = ctx;
 
 	(void)l;
+	if (under_owns_probe(st))
+		return; /* the plain layer's own clock ends it */
 	if (st->in_len > st->in_off || st->linger_end != 0 || st->out_off < st->out_len ||
 	    transport_unsent(st->lower) > 0)
 		probe_cut(st, "timeout");
@@ -215,21 +233,36 @@ static void serve_http(struct stealth_transport *st)
 			transport_want(st->lower, TRANSPORT_READ);
 			return;
 		}
+		if (st->plain)
+			http_probe_to_https(&req);
 		answer(st, &req);
 	}
 }
 
-/* The first bytes decide: the whole banner prefix, or the first byte that differs. */
+/* Plain HTTP: nginx's client_header_timeout still counts from the accept. */
+static void start_http(struct stealth_transport *st)
+{
+	uint64_t spent = loop_now_ms(st->loop) - st->accepted;
+
+	st->mode = STEALTH_HTTP;
+	if (st->plain)
+		set_timer(st, spent < STEALTH_HEADER_MS ? STEALTH_HEADER_MS - spent : 0);
+	serve_http(st);
+}
+
+/* Over TLS, the first bytes decide: the whole banner prefix, or the first byte that differs.
+ * Under it, the first byte: a TLS handshake record (0x16) or an SSLv2 hello (the high bit)
+ * goes on to TLS, as in nginx. */
 static void decide(struct stealth_transport *st)
 {
 	size_t n = st->in_len < STEALTH_BANNER_LEN ? st->in_len : STEALTH_BANNER_LEN;
 
-	if (memcmp(st->in, STEALTH_BANNER, n) != 0) {
-		st->mode = STEALTH_HTTP;
-		serve_http(st);
+	if (st->plain ? st->in[0] != 0x16 && !(st->in[0] & 0x80)
+		      : memcmp(st->in, STEALTH_BANNER, n) != 0) {
+		start_http(st);
 		return;
 	}
-	if (n < STEALTH_BANNER_LEN)
+	if (!st->plain && n < STEALTH_BANNER_LEN)
 		return; /* so far so good: wait for more */
 	st->mode = STEALTH_SSH;
 	loop_timer_stop(st->loop, &st->timer);
@@ -333,6 +366,15 @@ static size_t stealth_unsent(const struct transport *t)
 	return st->out_len - st->out_off + (st->lower ? transport_unsent(st->lower) : 0);
 }
 
+/* Pass-through: the stream is ended below (TLS shuts the plain layer under it). */
+static void stealth_shut(struct transport *t)
+{
+	struct stealth_transport *st = st_of(t);
+
+	if (st->mode == STEALTH_SSH)
+		transport_shut(st->lower);
+}
+
 static int stealth_want(struct transport *t, unsigned events)
 {
 	struct stealth_transport *st = st_of(t);
@@ -369,11 +411,13 @@ static const struct transport_ops stealth_ops = {
 	.write = stealth_write,
 	.buffered = stealth_buffered,
 	.unsent = stealth_unsent,
+	.shut = stealth_shut,
 	.want = stealth_want,
 	.close = stealth_close,
 };
 
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr)
+static struct stealth_transport *stealth_make(struct loop *l, struct transport *lower,
+					      const char *addr)
 {
 	struct stealth_transport *st = xcalloc(1, sizeof(*st));
 
@@ -384,9 +428,28 @@ struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
 	st->in = xmalloc(STEALTH_BUF);
 	snprintf(st->addr, sizeof(st->addr), "%s", addr);
 	loop_timer_init(&st->timer);
+	st->accepted = loop_now_ms(l);
 	lower->cb = lower_cb;
 	lower->ctx = st;
 	transport_want(lower, TRANSPORT_READ);
-	set_timer(st, STEALTH_HEADER_MS);
+	return st;
+}
+
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr,
+					struct transport *under)
+{
+	struct stealth_transport *st = stealth_make(l, lower, addr);
+
+	st->under = under != NULL ? st_of(under) : NULL;
+	set_timer(st, STEALTH_HEADER_MS); /* silence, or a TLS handshake that stops */
+	return &st->base;
+}
+
+struct transport *transport_stealth_plain_new(struct loop *l, struct transport *lower,
+					      const char *addr)
+{
+	struct stealth_transport *st = stealth_make(l, lower, addr);
+
+	st->plain = true; /* no clock until plain HTTP: the one over TLS times the rest */
 	return &st->base;
 }
