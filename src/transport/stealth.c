@@ -25,7 +25,7 @@
 #define STEALTH_BUF	      (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
 
 enum stealth_mode {
-	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
+	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-", all matching (plain: none yet) */
 	STEALTH_SSH = 1,      /* pass-through (SSH, or TLS under it); in[] holds the first bytes */
 	STEALTH_HTTP = 2,     /* answering as nginx */
 	STEALTH_DONE = 3,     /* the probe is over: the owner gets an error */

@@ -14,7 +14,8 @@ so a different nginx fails here first):
   (lingering_timeout: then cut) and 30 s in all (lingering_time); an invalid chunk: cut;
 - no TLS at all, or a ClientHello and then nothing: a FIN 60 s after the accept;
 - plain HTTP (no TLS): answered at once and a FIN; part of a request: a FIN 60 s after the
-  accept (client_header_timeout still counts from there).
+  accept (client_header_timeout still counts from there); a body that does not come: a FIN
+  5 s after the answer.
 
 Every case runs against both servers at once, each connection in its own thread, so the file
 takes about as long as the longest case (~80 s).
@@ -99,6 +100,9 @@ CASES = {
     # HTTPS port"), then a FIN; part of one: a FIN 60 s after the accept, however late it came
     "plain-http": Case([(0, GET)], "connect", 0, FIN, "raw"),
     "plain-partial": Case([(15, b"GET /x HT")], "connect", 60, FIN, "raw"),
+    # the body of a plain request answered: dropped as over TLS, 5 s for each read of it
+    "plain-body-missing": Case([(0, POST + b"Content-Length: 100\r\n\r\nabc")], "answer", 5,
+                               FIN, "raw"),
     # known differences (xfail below)
     "ssh-version-prefix": Case([(0, b"SSH-2.0")], "connect", 0, NOTIFY),
 }
