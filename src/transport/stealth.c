@@ -43,7 +43,8 @@ struct stealth_transport {
 	struct stealth_transport *under;
 	uint64_t accepted; /* loop ms at the accept: nginx's first timeout counts from there */
 	unsigned owner_want;
-	bool closing; /* HTTP: close once the answer is out and its request's body dropped */
+	bool closing;  /* HTTP: close once the answer is out and its request's body dropped */
+	bool draining; /* plain: lingering close, what comes is dropped (drain_start) */
 	unsigned requests;
 	struct http_probe_body body; /* of the request answered last: what is still to drop */
 	uint64_t linger_end; /* loop ms: nginx stops waiting for that body; 0: not waiting */
@@ -106,6 +107,10 @@ static void timer_expired(struct loop *l, void *ctx)
 	(void)l;
 	if (under_owns_probe(st))
 		return; /* the plain layer's own clock ends it */
+	if (st->draining) {
+		probe_over(st, "http");
+		return;
+	}
 	if (st->in_len > st->in_off || st->linger_end != 0 || st->out_off < st->out_len ||
 	    transport_unsent(st->lower) > 0)
 		probe_cut(st, "timeout");
@@ -210,15 +215,46 @@ static void answer(struct stealth_transport *st, const struct http_probe_req *re
 	set_timer(st, STEALTH_HEADER_MS);
 }
 
+/* Draining: waits for the next bytes to drop, 5 s at most, until 30 s in all are over. */
+static void drain_wait(struct stealth_transport *st)
+{
+	uint64_t now = loop_now_ms(st->loop);
+
+	if (now >= st->linger_end) {
+		probe_over(st, "http");
+		return;
+	}
+	uint64_t left = st->linger_end - now;
+	set_timer(st, left < STEALTH_LINGER_MS ? left : STEALTH_LINGER_MS);
+	transport_want(st->lower, TRANSPORT_READ);
+}
+
+/* Plain HTTP, the last answer out with bytes of the client still unread: nginx's lingering
+ * close. It shuts the socket for writing, then reads and drops what comes until the client
+ * closes, 5 s pass without a byte (lingering_timeout) or 30 s in all (lingering_time), so its
+ * close sends no reset for them. (Over TLS nginx sends a close_notify first; not done here.) */
+static void drain_start(struct stealth_transport *st)
+{
+	transport_shut(st->lower);
+	st->draining = true;
+	st->in_off = st->in_len = 0;
+	st->linger_end = loop_now_ms(st->loop) + STEALTH_LINGER_MAX_MS;
+	drain_wait(st);
+}
+
 /* Answers every whole request in the buffer, as nginx would, one at a time. */
 static void serve_http(struct stealth_transport *st)
 {
-	while (st->mode == STEALTH_HTTP && flush_answer(st)) {
+	while (st->mode == STEALTH_HTTP && !st->draining && flush_answer(st)) {
 		if (!body_dropped(st))
 			return;
 		if (st->closing && transport_unsent(st->lower) > 0) {
 			/* The last answer is still in TLS records: wait until they are out. */
 			transport_want(st->lower, TRANSPORT_WRITE);
+			return;
+		}
+		if (st->closing && st->plain && st->in_len > st->in_off) {
+			drain_start(st);
 			return;
 		}
 		if (st->closing) {
@@ -280,6 +316,10 @@ static void fill(struct stealth_transport *st)
 		}
 		ssize_t n =
 			transport_read(st->lower, st->in + st->in_len, STEALTH_BUF - st->in_len);
+		if (n > 0 && st->draining) {
+			drain_wait(st); /* in[] is not kept: read again over it */
+			continue;
+		}
 		if (n > 0) {
 			if (st->in_len == 0 && st->mode == STEALTH_HTTP)
 				set_timer(st, STEALTH_HEADER_MS);
@@ -292,7 +332,7 @@ static void fill(struct stealth_transport *st)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
-		probe_over(st, n == 0 ? "closed" : "read failed");
+		probe_over(st, st->draining ? "http" : n == 0 ? "closed" : "read failed");
 		return;
 	}
 }

@@ -2,7 +2,8 @@
  * transport_stealth_plain_new) on a socketpair: a first byte that starts TLS (a handshake
  * record, an SSLv2 hello) passes through with the bytes read ahead buffered and announced by a
  * TRANSPORT_READ of its own; anything else is answered as plain HTTP sent to nginx's HTTPS port
- * and the owner gets an error; no clock of its own before the first byte; shut passes down. */
+ * and the owner gets an error (after nginx's lingering close when bytes were left unread); no
+ * clock of its own before the first byte; shut passes down. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,13 +132,15 @@ static void test_sslv2_hello_passes(void **state)
 	check_passed_through("\x80\x2e\x01\x00\x02", 5);
 }
 
-/* Runs until the probe is over for the owner, then reads what the client got up to the end
- * of the stream (a NUL after it). */
+/* The client is done sending: runs until the probe is over for the owner (at once, or at the
+ * end of a lingering close), then reads what the client got up to the end of the stream (a
+ * NUL after it). */
 static void read_answer(struct owner *o, int client, char *buf, size_t len)
 {
 	size_t got = 0;
 	ssize_t n;
 
+	shutdown(client, SHUT_WR);
 	run_for(o->l, 0);
 	assert_int_equal(o->error_events, 1);
 	run_for(o->l, 10); /* the deferred close */
@@ -185,6 +188,36 @@ static void test_malformed_answered(void **state)
 	finish(o, sv[1]);
 }
 
+/* A second request left unread at the close: nginx's lingering close. The answer, then the
+ * end of the stream at once, and what the client sends next is still taken (no reset) until
+ * it closes its side; only then is the owner told. */
+static void test_lingering_close(void **state)
+{
+	int sv[2];
+	struct owner *o = start(sv);
+	static const char req[] = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n";
+	char buf[1024];
+	ssize_t n;
+	size_t got = 0;
+
+	(void)state;
+	send_all(sv[1], req, sizeof(req) - 1);
+	run_for(o->l, 20);
+	while ((n = recv(sv[1], buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, 0); /* shut for writing */
+	buf[got] = '\0';
+	assert_non_null(strstr(buf, "plain HTTP request was sent to HTTPS port"));
+	assert_int_equal(o->error_events, 0);
+	send_all(sv[1], "Host: a\r\n\r\n", 11);
+	run_for(o->l, 20);
+	assert_int_equal(o->error_events, 0); /* dropped, still lingering */
+	shutdown(sv[1], SHUT_WR);
+	run_for(o->l, 0);
+	assert_int_equal(o->error_events, 1);
+	finish(o, sv[1]);
+}
+
 /* Before the first byte the layer above (stealth over TLS) keeps the time: no event here. */
 static void test_no_clock_before_first_byte(void **state)
 {
@@ -227,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_sslv2_hello_passes),
 		cmocka_unit_test(test_plain_http_answered),
 		cmocka_unit_test(test_malformed_answered),
+		cmocka_unit_test(test_lingering_close),
 		cmocka_unit_test(test_no_clock_before_first_byte),
 		cmocka_unit_test(test_shut_passes_down),
 	};
