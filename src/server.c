@@ -119,18 +119,21 @@ static void log_refused(struct server *srv, const struct sockaddr_storage *peer,
 }
 
 /* TLS over the connection's transport (TCP, or TCP behind a PROXY header), and with --stealth
- * the banner check above TLS; as configured. */
+ * the first-byte check under TLS (plain HTTP) and the banner check above it; as configured. */
 static struct transport *layer_transport(struct server *srv, struct transport *tr,
 					 const struct sockaddr_storage *peer)
 {
 	char addr[64];
+	struct transport *under = NULL;
 
 	if (!srv->set->cfg->tls)
 		return tr;
 	net_addr_str(peer, addr, sizeof(addr));
+	if (srv->set->cfg->stealth) /* plain HTTP on the TLS port is answered under TLS */
+		tr = under = transport_stealth_plain_new(srv->w.loop, tr, addr);
 	tr = transport_tls_new(srv->w.loop, tr, srv->set->tls, addr);
 	if (srv->set->cfg->stealth)
-		tr = transport_stealth_new(srv->w.loop, tr, addr);
+		tr = transport_stealth_new(srv->w.loop, tr, addr, under);
 	return tr;
 }
 

@@ -396,6 +396,14 @@ enum http_probe_result http_probe_body_drop(struct http_probe_body *b, const uin
 	return b->left == 0 ? HTTP_PROBE_DONE : HTTP_PROBE_MORE;
 }
 
+void http_probe_to_https(struct http_probe_req *req)
+{
+	if (req->status == 403 || req->status == 404 || req->status == 405 || req->status == 413) {
+		req->status = HTTP_PROBE_TO_HTTPS;
+		req->keep_alive = false;
+	}
+}
+
 static const char *reason(unsigned status)
 {
 	switch (status) {
@@ -421,13 +429,18 @@ static const char *reason(unsigned status)
 /* nginx's error page (ngx_http_special_response.c). */
 static int body(unsigned status, char *out, size_t outlen)
 {
-	if (status == HTTP_PROBE_HEADER_TOO_LARGE)
+	const char *why =
+		status == HTTP_PROBE_HEADER_TOO_LARGE ? "Request Header Or Cookie Too Large"
+		: status == HTTP_PROBE_TO_HTTPS ? "The plain HTTP request was sent to HTTPS port"
+						: NULL;
+
+	if (why != NULL) /* the 400 pages of nginx's internal codes */
 		return snprintf(
 			out, outlen,
-			"<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title>"
-			"</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
-			"<center>Request Header Or Cookie Too Large</center>\r\n"
-			"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n");
+			"<html>\r\n<head><title>400 %s</title></head>\r\n<body>\r\n"
+			"<center><h1>400 Bad Request</h1></center>\r\n<center>%s</center>\r\n"
+			"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+			why, why);
 	return snprintf(out, outlen,
 			"<html>\r\n<head><title>%u %s</title></head>\r\n<body>\r\n"
 			"<center><h1>%u %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -439,7 +452,10 @@ size_t http_probe_answer(const struct http_probe_req *req, time_t now, bool last
 {
 	char page[512], date[64];
 	struct tm tm;
-	unsigned shown = req->status == HTTP_PROBE_HEADER_TOO_LARGE ? 400 : req->status;
+	unsigned shown =
+		req->status == HTTP_PROBE_HEADER_TOO_LARGE || req->status == HTTP_PROBE_TO_HTTPS
+			? 400
+			: req->status;
 	int bl = body(req->status, page, sizeof(page));
 
 	if (req->http09)

@@ -18,6 +18,8 @@
 
 /* nginx's internal code for "request header too large": answered as 400 with its own body. */
 #define HTTP_PROBE_HEADER_TOO_LARGE 494
+/* nginx's internal code for a plain HTTP request on its TLS port: 400 with its own body. */
+#define HTTP_PROBE_TO_HTTPS 497
 
 enum http_probe_result {
 	HTTP_PROBE_MORE = 0, /* not a whole request (or body) yet, and nothing wrong so far */
@@ -34,7 +36,7 @@ struct http_probe_body {
 };
 
 struct http_probe_req {
-	unsigned status; /* 400, 403, 404, 405, 413, 414, 494, 501 or 505 */
+	unsigned status; /* 400, 403, 404, 405, 413, 414, 494, 497, 501 or 505 */
 	bool head;	 /* HEAD: headers only */
 	bool http09;	 /* a request line without a version: the body only, then close */
 	bool keep_alive; /* answer "Connection: keep-alive" and read the next request */
@@ -50,6 +52,11 @@ enum http_probe_result http_probe_parse(const uint8_t *p, size_t n, struct http_
  * is over (at once when there is none), MORE while it wants more, BAD for an invalid chunk. */
 enum http_probe_result http_probe_body_drop(struct http_probe_body *b, const uint8_t *p, size_t n,
 					    size_t *used);
+
+/* The same request sent as plain HTTP to nginx's TLS port: what got as far as nginx's request
+ * processing (403, 404, 405, 413) becomes 497, answered with "Connection: close"; the errors
+ * found while the request line and headers were read stay as they are. */
+void http_probe_to_https(struct http_probe_req *req);
 
 /* nginx's answer to req at time now, into out (HTTP_PROBE_ANSWER_MAX bytes); last: the
  * connection closes after it (an error, Connection: close, or the keep-alive limit).

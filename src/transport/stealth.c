@@ -1,4 +1,6 @@
-/* The stealth transport (stealth.h): decide, then either pass bytes through or play nginx. */
+/* The stealth transport (stealth.h): decide, then either pass bytes through or play nginx.
+ * One transport, two places: over TLS it decides by the SSH banner; under TLS (plain) by the
+ * first byte, the way nginx's ngx_http_ssl_handshake does. */
 #include "stealth.h"
 
 #include <errno.h>
@@ -23,8 +25,8 @@
 #define STEALTH_BUF	      (HTTP_PROBE_HEADERS_MAX + HTTP_PROBE_LINE_MAX + 64)
 
 enum stealth_mode {
-	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-" and all of them match it */
-	STEALTH_SSH = 1,      /* pass-through; in[] holds the first bytes for the owner */
+	STEALTH_DECIDING = 0, /* fewer bytes than "SSH-2.0-", all matching (plain: none yet) */
+	STEALTH_SSH = 1,      /* pass-through (SSH, or TLS under it); in[] holds the first bytes */
 	STEALTH_HTTP = 2,     /* answering as nginx */
 	STEALTH_DONE = 3,     /* the probe is over: the owner gets an error */
 };
@@ -35,8 +37,14 @@ struct stealth_transport {
 	struct loop *loop;
 	struct loop_timer timer;
 	enum stealth_mode mode;
+	bool plain; /* under TLS: a TLS record goes through, anything else is plain HTTP */
+	/* Over TLS: the plain layer under it (borrowed: TLS owns it), which logs and times out
+	 * a plain-HTTP probe itself. NULL without one. */
+	struct stealth_transport *under;
+	uint64_t accepted; /* loop ms at the accept: nginx's first timeout counts from there */
 	unsigned owner_want;
-	bool closing; /* HTTP: close once the answer is out and its request's body dropped */
+	bool closing;  /* HTTP: close once the answer is out and its request's body dropped */
+	bool draining; /* plain: lingering close, what comes is dropped (drain_start) */
 	unsigned requests;
 	struct http_probe_body body; /* of the request answered last: what is still to drop */
 	uint64_t linger_end; /* loop ms: nginx stops waiting for that body; 0: not waiting */
@@ -59,15 +67,24 @@ static void tell_owner(struct stealth_transport *st, unsigned events)
 
 static void set_timer(struct stealth_transport *st, uint64_t ms);
 
-/* The probe is over: one line for fail2ban, and the owner learns the connection ended. */
+/* Over TLS: true while the plain layer under it plays nginx, or once it has logged the probe. */
+static bool under_owns_probe(const struct stealth_transport *st)
+{
+	return st->under != NULL &&
+	       (st->under->mode == STEALTH_HTTP || st->under->mode == STEALTH_DONE);
+}
+
+/* The probe is over: one line for fail2ban (from the layer that saw it), and the owner learns
+ * the connection ended. */
 static void probe_over(struct stealth_transport *st, const char *why)
 {
 	if (st->mode == STEALTH_DONE)
 		return;
 	st->mode = STEALTH_DONE;
 	loop_timer_stop(st->loop, &st->timer);
-	log_info("stealth probe remote_addr=%s requests=%u reason=\"%s\"", st->addr, st->requests,
-		 why);
+	if (!under_owns_probe(st))
+		log_info("stealth probe remote_addr=%s requests=%u reason=\"%s\"", st->addr,
+			 st->requests, why);
 	tell_owner(st, TRANSPORT_ERROR);
 }
 
@@ -88,6 +105,12 @@ static void timer_expired(struct loop *l, void *ctx)
 	struct stealth_transport *st = ctx;
 
 	(void)l;
+	if (under_owns_probe(st))
+		return; /* the plain layer's own clock ends it */
+	if (st->draining) {
+		probe_over(st, "http");
+		return;
+	}
 	if (st->in_len > st->in_off || st->linger_end != 0 || st->out_off < st->out_len ||
 	    transport_unsent(st->lower) > 0)
 		probe_cut(st, "timeout");
@@ -192,15 +215,46 @@ static void answer(struct stealth_transport *st, const struct http_probe_req *re
 	set_timer(st, STEALTH_HEADER_MS);
 }
 
+/* Draining: waits for the next bytes to drop, 5 s at most, until 30 s in all are over. */
+static void drain_wait(struct stealth_transport *st)
+{
+	uint64_t now = loop_now_ms(st->loop);
+
+	if (now >= st->linger_end) {
+		probe_over(st, "http");
+		return;
+	}
+	uint64_t left = st->linger_end - now;
+	set_timer(st, left < STEALTH_LINGER_MS ? left : STEALTH_LINGER_MS);
+	transport_want(st->lower, TRANSPORT_READ);
+}
+
+/* Plain HTTP, the last answer out with bytes of the client still unread: nginx's lingering
+ * close. It shuts the socket for writing, then reads and drops what comes until the client
+ * closes, 5 s pass without a byte (lingering_timeout) or 30 s in all (lingering_time), so its
+ * close sends no reset for them. (Over TLS nginx sends a close_notify first; not done here.) */
+static void drain_start(struct stealth_transport *st)
+{
+	transport_shut(st->lower);
+	st->draining = true;
+	st->in_off = st->in_len = 0;
+	st->linger_end = loop_now_ms(st->loop) + STEALTH_LINGER_MAX_MS;
+	drain_wait(st);
+}
+
 /* Answers every whole request in the buffer, as nginx would, one at a time. */
 static void serve_http(struct stealth_transport *st)
 {
-	while (st->mode == STEALTH_HTTP && flush_answer(st)) {
+	while (st->mode == STEALTH_HTTP && !st->draining && flush_answer(st)) {
 		if (!body_dropped(st))
 			return;
 		if (st->closing && transport_unsent(st->lower) > 0) {
 			/* The last answer is still in TLS records: wait until they are out. */
 			transport_want(st->lower, TRANSPORT_WRITE);
+			return;
+		}
+		if (st->closing && st->plain && st->in_len > st->in_off) {
+			drain_start(st);
 			return;
 		}
 		if (st->closing) {
@@ -215,21 +269,36 @@ static void serve_http(struct stealth_transport *st)
 			transport_want(st->lower, TRANSPORT_READ);
 			return;
 		}
+		if (st->plain)
+			http_probe_to_https(&req);
 		answer(st, &req);
 	}
 }
 
-/* The first bytes decide: the whole banner prefix, or the first byte that differs. */
+/* Plain HTTP: nginx's client_header_timeout still counts from the accept. */
+static void start_http(struct stealth_transport *st)
+{
+	uint64_t spent = loop_now_ms(st->loop) - st->accepted;
+
+	st->mode = STEALTH_HTTP;
+	if (st->plain)
+		set_timer(st, spent < STEALTH_HEADER_MS ? STEALTH_HEADER_MS - spent : 0);
+	serve_http(st);
+}
+
+/* Over TLS, the first bytes decide: the whole banner prefix, or the first byte that differs.
+ * Under it, the first byte: a TLS handshake record (0x16) or an SSLv2 hello (the high bit)
+ * goes on to TLS, as in nginx. */
 static void decide(struct stealth_transport *st)
 {
 	size_t n = st->in_len < STEALTH_BANNER_LEN ? st->in_len : STEALTH_BANNER_LEN;
 
-	if (memcmp(st->in, STEALTH_BANNER, n) != 0) {
-		st->mode = STEALTH_HTTP;
-		serve_http(st);
+	if (st->plain ? st->in[0] != 0x16 && !(st->in[0] & 0x80)
+		      : memcmp(st->in, STEALTH_BANNER, n) != 0) {
+		start_http(st);
 		return;
 	}
-	if (n < STEALTH_BANNER_LEN)
+	if (!st->plain && n < STEALTH_BANNER_LEN)
 		return; /* so far so good: wait for more */
 	st->mode = STEALTH_SSH;
 	loop_timer_stop(st->loop, &st->timer);
@@ -247,6 +316,10 @@ static void fill(struct stealth_transport *st)
 		}
 		ssize_t n =
 			transport_read(st->lower, st->in + st->in_len, STEALTH_BUF - st->in_len);
+		if (n > 0 && st->draining) {
+			drain_wait(st); /* in[] is not kept: read again over it */
+			continue;
+		}
 		if (n > 0) {
 			if (st->in_len == 0 && st->mode == STEALTH_HTTP)
 				set_timer(st, STEALTH_HEADER_MS);
@@ -259,7 +332,7 @@ static void fill(struct stealth_transport *st)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
-		probe_over(st, n == 0 ? "closed" : "read failed");
+		probe_over(st, st->draining ? "http" : n == 0 ? "closed" : "read failed");
 		return;
 	}
 }
@@ -333,6 +406,15 @@ static size_t stealth_unsent(const struct transport *t)
 	return st->out_len - st->out_off + (st->lower ? transport_unsent(st->lower) : 0);
 }
 
+/* Pass-through: the stream is ended below (TLS shuts the plain layer under it). */
+static void stealth_shut(struct transport *t)
+{
+	struct stealth_transport *st = st_of(t);
+
+	if (st->mode == STEALTH_SSH)
+		transport_shut(st->lower);
+}
+
 static int stealth_want(struct transport *t, unsigned events)
 {
 	struct stealth_transport *st = st_of(t);
@@ -369,11 +451,13 @@ static const struct transport_ops stealth_ops = {
 	.write = stealth_write,
 	.buffered = stealth_buffered,
 	.unsent = stealth_unsent,
+	.shut = stealth_shut,
 	.want = stealth_want,
 	.close = stealth_close,
 };
 
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr)
+static struct stealth_transport *stealth_make(struct loop *l, struct transport *lower,
+					      const char *addr)
 {
 	struct stealth_transport *st = xcalloc(1, sizeof(*st));
 
@@ -384,9 +468,28 @@ struct transport *transport_stealth_new(struct loop *l, struct transport *lower,
 	st->in = xmalloc(STEALTH_BUF);
 	snprintf(st->addr, sizeof(st->addr), "%s", addr);
 	loop_timer_init(&st->timer);
+	st->accepted = loop_now_ms(l);
 	lower->cb = lower_cb;
 	lower->ctx = st;
 	transport_want(lower, TRANSPORT_READ);
-	set_timer(st, STEALTH_HEADER_MS);
+	return st;
+}
+
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr,
+					struct transport *under)
+{
+	struct stealth_transport *st = stealth_make(l, lower, addr);
+
+	st->under = under != NULL ? st_of(under) : NULL;
+	set_timer(st, STEALTH_HEADER_MS); /* silence, or a TLS handshake that stops */
+	return &st->base;
+}
+
+struct transport *transport_stealth_plain_new(struct loop *l, struct transport *lower,
+					      const char *addr)
+{
+	struct stealth_transport *st = stealth_make(l, lower, addr);
+
+	st->plain = true; /* no clock until plain HTTP: the one over TLS times the rest */
 	return &st->base;
 }

@@ -14,7 +14,18 @@
 struct loop;
 
 /* Takes lower (the TLS transport) over: closed with it. addr names the client in the probe
- * log line. */
-struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr);
+ * log line. under: the plain layer below that TLS transport (transport_stealth_plain_new),
+ * or NULL; borrowed (the TLS transport owns it), it logs and times a plain-HTTP probe itself,
+ * so this one stays silent about that connection. */
+struct transport *transport_stealth_new(struct loop *l, struct transport *lower, const char *addr,
+					struct transport *under);
+
+/* The same under TLS, deciding by the first byte as nginx does on its TLS port: a TLS record
+ * (0x16, or an SSLv2 hello's high bit) passes through unchanged, the byte read ahead reported
+ * through buffered() and a TRANSPORT_READ callback; anything else is answered as plain HTTP
+ * sent to nginx's HTTPS port (http_probe_to_https) and logged the same way. Takes lower (TCP,
+ * or the PROXY-header transport) over: closed with it. */
+struct transport *transport_stealth_plain_new(struct loop *l, struct transport *lower,
+					      const char *addr);
 
 #endif

@@ -3,13 +3,16 @@ empty document root): the same bytes, Date aside, compared with a real nginx in 
 
 Each case sends the same bytes over TLS to both and reads to the end of the connection; a case
 that leaves the connection open ends with one more request carrying `Connection: close`, the
-same for both. Each answered probe is logged (`stealth probe remote_addr=...`) for fail2ban.
+same for both. Plain HTTP sent to the TLS port (no TLS at all) is compared the same way, and
+how the connection ends (FIN or reset). Each answered probe is logged (`stealth probe
+remote_addr=...`) for fail2ban, once.
 """
 import os
 import re
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -136,6 +139,57 @@ def exchange(port, data):
             return out
 
 
+# Plain HTTP (no TLS) to the TLS port: nginx answers "400 The plain HTTP request was sent to
+# HTTPS port" to a request it gets that far with, its usual errors to the others, and closes.
+PLAIN_CASES = {
+    "get-missing": b"GET /x HTTP/1.1\r\n" + H + b"\r\n",
+    "get-root": b"GET / HTTP/1.1\r\n" + H + b"\r\n",
+    "head": b"HEAD /x HTTP/1.1\r\n" + H + b"\r\n",
+    "post-body": b"POST /login HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nabcde",
+    "put": b"PUT /x HTTP/1.1\r\n" + H + b"\r\n",
+    "http10": b"GET /x HTTP/1.0\r\n\r\n",
+    "http10-keepalive": b"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "pipelined": b"GET /a HTTP/1.1\r\n" + H + b"\r\nGET /b HTTP/1.1\r\n" + H + b"\r\n",
+    "http09": b"GET /x\r\n",
+    "http09-post": b"POST /x\r\n",
+    "no-host": b"GET /x HTTP/1.1\r\n\r\n",
+    "dotdot": b"GET /../x HTTP/1.1\r\n" + H + b"\r\n",
+    "bad-line": b"GET\x01 / HTTP/1.1\r\n\r\n",
+    "lowercase-method": b"get /x HTTP/1.1\r\n" + H + b"\r\n",
+    "te-gzip": b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n",
+    "http2-version": b"GET / HTTP/2.0\r\n" + H + b"\r\n",
+    "ssh-banner": b"SSH-2.0-OpenSSH_9.2\r\n",
+    "garbage": b"\x00\x01\x02garbage\r\n\r\n",
+}
+
+
+def exchange_plain(port, data):
+    """Sends data over plain TCP and reads until the server closes: (bytes, "fin" or
+    "reset", what three sends after that met). nginx's lingering close (bytes of the client
+    left unread at the close) still takes them; a plain close resets."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(data)
+        out, end = b"", None
+        while end is None:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                end = "reset"
+                break
+            if not d:
+                end = "fin"
+            out += d
+        after = []
+        for _ in range(3):
+            try:
+                s.send(b"more\r\n")
+                after.append("taken")
+            except OSError as e:
+                after.append(type(e).__name__)
+            time.sleep(0.1)
+        return out, end, after
+
+
 def no_date(b):
     return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", b)
 
@@ -147,6 +201,17 @@ def test_answers_match_nginx(nginx, stealth, case):
     assert want, "nginx gave nothing"
     assert no_date(got) == no_date(want)
     assert stealth.wait_log("stealth probe remote_addr=127.0.0.1 requests=", 10), stealth.log()
+    assert stealth.proc.poll() is None
+
+
+@pytest.mark.parametrize("case", sorted(PLAIN_CASES))
+def test_plain_http_matches_nginx(nginx, stealth, case):
+    want = exchange_plain(nginx, PLAIN_CASES[case])
+    got = exchange_plain(stealth.port, PLAIN_CASES[case])
+    assert want[0], "nginx gave nothing"
+    assert (no_date(got[0]),) + got[1:] == (no_date(want[0]),) + want[1:]
+    assert stealth.wait_log("stealth probe remote_addr=127.0.0.1 requests=", 10), stealth.log()
+    assert stealth.log().count("stealth probe") == 1, stealth.log()
     assert stealth.proc.poll() is None
 
 
@@ -167,7 +232,6 @@ def test_date_header_is_now(stealth):
     m = re.search(rb"\r\nDate: ([^\r]*)\r\n", got)
     assert m, got
     import email.utils
-    import time
     when = email.utils.parsedate_to_datetime(m.group(1).decode()).timestamp()
     assert abs(when - time.time()) < 120
 

@@ -12,7 +12,10 @@ so a different nginx fails here first):
 - an answered request whose body does not all come (a Content-Length, chunks, or a 413/400/501
   after the length was read): nginx drops the body, waiting 5 s for each read of it
   (lingering_timeout: then cut) and 30 s in all (lingering_time); an invalid chunk: cut;
-- no TLS at all, or a ClientHello and then nothing: a FIN 60 s after the accept.
+- no TLS at all, or a ClientHello and then nothing: a FIN 60 s after the accept;
+- plain HTTP (no TLS): answered at once and a FIN; part of a request: a FIN 60 s after the
+  accept (client_header_timeout still counts from there); a body that does not come: a FIN
+  5 s after the answer.
 
 Every case runs against both servers at once, each connection in its own thread, so the file
 takes about as long as the longest case (~80 s).
@@ -93,17 +96,20 @@ CASES = {
     "tcp-silence": Case([], "connect", 60, FIN, "raw"),
     "tcp-partial-hello": Case([(0, b"\x16\x03\x01\x02\x00\x01")], "connect", 60, FIN, "raw"),
     "hello-then-silence": Case([], "connect", 60, FIN, "hello"),
+    # plain HTTP on the TLS port: answered at once ("400 The plain HTTP request was sent to
+    # HTTPS port"), then a FIN; part of one: a FIN 60 s after the accept, however late it came
+    "plain-http": Case([(0, GET)], "connect", 0, FIN, "raw"),
+    "plain-partial": Case([(15, b"GET /x HT")], "connect", 60, FIN, "raw"),
+    # the body of a plain request answered: dropped as over TLS, 5 s for each read of it
+    "plain-body-missing": Case([(0, POST + b"Content-Length: 100\r\n\r\nabc")], "answer", 5,
+                               FIN, "raw"),
     # known differences (xfail below)
     "ssh-version-prefix": Case([(0, b"SSH-2.0")], "connect", 0, NOTIFY),
-    "plain-http": Case([(0, GET)], "connect", 0, FIN, "raw"),
 }
 
 XFAIL = {
     "ssh-version-prefix": "nginx answers 400 at the first byte no method has ('2'); alknet "
                           "waits for all of 'SSH-2.0-' to tell SSH from HTTP, by design",
-    "plain-http": "nginx answers plain HTTP on its TLS port ('400 The plain HTTP request was "
-                  "sent to HTTPS port'); alknet's TLS handshake just fails (it would take a "
-                  "layer under TLS that looks at the first byte, as ngx_http_ssl_handshake)",
 }
 
 Result = namedtuple("Result", "end at data")

@@ -1,7 +1,8 @@
 /* The --stealth HTTP parser (src/transport/http_probe.c) on arbitrary bytes, the way the
  * stealth transport drives it: parse, answer, drop what was consumed and the body (a length or
  * chunks), repeat. Checks: consumed and dropped bytes never pass the input, a body that wants
- * more took all there was, statuses are the documented ones, answers fit. */
+ * more took all there was, statuses are the documented ones, answers fit; the same request
+ * as plain HTTP on the TLS port (http_probe_to_https) closes and its answer fits too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		size_t n = http_probe_answer(&req, 0, !req.keep_alive, out);
+		if (n == 0 || n >= HTTP_PROBE_ANSWER_MAX)
+			abort();
+		struct http_probe_req plain = req;
+		http_probe_to_https(&plain);
+		if (plain.status != req.status && plain.status != HTTP_PROBE_TO_HTTPS)
+			abort();
+		if (plain.keep_alive) /* every plain-HTTP answer closes */
+			abort();
+		n = http_probe_answer(&plain, 0, true, out);
 		if (n == 0 || n >= HTTP_PROBE_ANSWER_MAX)
 			abort();
 		if (!req.keep_alive)

@@ -3,6 +3,7 @@
  * (tests/e2e/test_stealth.py compares them with a real nginx). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -233,24 +234,68 @@ static void test_keep_alive(void **state)
 	assert_false(parse("GET x HTTP/1.1\r\n\r\n", HTTP_PROBE_DONE).keep_alive); /* 400 */
 }
 
+/* The answer to the request s (as plain HTTP on the TLS port: to_https) is want. */
+static void check_answer(const char *s, bool to_https, bool last, const char *want)
+{
+	char out[HTTP_PROBE_ANSWER_MAX];
+	struct http_probe_req r = parse(s, HTTP_PROBE_DONE);
+
+	if (to_https)
+		http_probe_to_https(&r);
+	size_t n = http_probe_answer(&r, 0, last, out);
+	out[n] = '\0';
+	assert_string_equal(out, want);
+}
+
 static void test_answer_bytes(void **state)
 {
 	(void)state;
-	char out[HTTP_PROBE_ANSWER_MAX];
-	struct http_probe_req r = parse("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_DONE);
-	size_t n = http_probe_answer(&r, 0, false, out);
+	check_answer("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", false, false,
+		     "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
+		     "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
+		     "146\r\nConnection: keep-alive\r\n\r\n");
+	check_answer("GET /x\r\n", false, true,
+		     "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+		     "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx"
+		     "</center>\r\n</body>\r\n</html>\r\n");
+}
 
-	out[n] = '\0';
-	assert_string_equal(out,
-			    "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
-			    "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
-			    "146\r\nConnection: keep-alive\r\n\r\n");
-	r = parse("GET /x\r\n", HTTP_PROBE_DONE);
-	n = http_probe_answer(&r, 0, true, out);
-	out[n] = '\0';
-	assert_string_equal(out, "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
-				 "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx"
-				 "</center>\r\n</body>\r\n</html>\r\n");
+/* Plain HTTP on the TLS port: what reached nginx's request processing is a 497 that closes,
+ * answered as nginx's 400 page for it; errors from reading the request stay. */
+static void test_to_https(void **state)
+{
+	static const struct {
+		const char *req;
+		unsigned status;
+	} cases[] = {
+		{"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"PUT /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PROBE_TO_HTTPS},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n",
+		 HTTP_PROBE_TO_HTTPS},
+		{"GET /x\r\n", HTTP_PROBE_TO_HTTPS},
+		{"GET /x HTTP/1.1\r\n\r\n", 400},
+		{"GET /../x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+		{"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"GET / HTTP/2.0\r\n\r\n", 505},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_probe_req r = parse(cases[i].req, HTTP_PROBE_DONE);
+		http_probe_to_https(&r);
+		assert_int_equal(r.status, cases[i].status);
+		assert_false(r.keep_alive);
+	}
+	check_answer("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", true, true,
+		     "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nDate: Thu, 01 Jan 1970 "
+		     "00:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: "
+		     "248\r\nConnection: close\r\n\r\n");
+	check_answer("GET /x\r\n", true, true,
+		     "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS "
+		     "port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1>"
+		     "</center>\r\n<center>The plain HTTP request was sent to HTTPS port"
+		     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n");
 }
 
 int main(void)
@@ -261,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_answer_bytes),
+		cmocka_unit_test(test_to_https),
 		cmocka_unit_test(test_bad_path_needs_no_headers),
 		cmocka_unit_test(test_header_checks_when),
 		cmocka_unit_test(test_bodies),
