@@ -464,8 +464,9 @@ def test_client_eof_first(alknet, keys, targets, target, want):
 
 def side_by_side(alknet, sshd, keys, job, n=REPS, parallel=REPS, batching=False):
     """Runs job(sessions, i) n times against alknet, then against sshd (10 paramiko sessions
-    each, through a BatchingLink if asked). Asserts both have 0 failures; skips only the
-    sshd half (after alknet's passed) when sshd can't run."""
+    each, through a BatchingLink if asked). Asserts alknet has 0 failures and sshd at most 1 %
+    (a warning names them); skips only the sshd half (after alknet's passed) when sshd can't
+    run."""
     counts, detail = {}, {}
     servers = [("alknet", alknet, "tester")]
     sshd_srv, why = sshd
@@ -481,8 +482,15 @@ def side_by_side(alknet, sshd, keys, job, n=REPS, parallel=REPS, batching=False)
                 link.close()
         counts[name] = len(fails)
         detail[name] = summary(fails, n) + (closes(srv) if name == "alknet" and fails else "")
-    assert all(c == 0 for c in counts.values()), "failures per server: %r (%s)" % (
-        counts, "; ".join("%s: %s" % kv for kv in detail.items()))
+    # alknet must lose nothing. sshd is the reference that shows the case is fair: a broad
+    # failure there means the test is wrong, but sshd alone dropping a channel or two in
+    # hundreds (one CI run under ASan load: 1/300 "Connect failed") is sshd's, not ours.
+    text = "failures per server: %r (%s)" % (counts, "; ".join("%s: %s" % kv
+                                                              for kv in detail.items()))
+    assert counts["alknet"] == 0, text
+    assert counts.get("sshd", 0) <= max(1, n // 100), text
+    if counts.get("sshd", 0):
+        warnings.warn("sshd (the reference) failed: " + detail["sshd"])
     if sshd_srv is None:
         pytest.skip("alknet: 0/%d failed; the sshd half did not run: %s" % (n, why))
 
