@@ -60,6 +60,14 @@ static size_t out_held(const struct tls_transport *tt)
 	return tt->out_len - tt->out_off;
 }
 
+/* Forgets the held records (sent, or to be dropped) and frees their buffer. */
+static void out_drop(struct tls_transport *tt)
+{
+	free(tt->out);
+	tt->out = NULL;
+	tt->out_len = tt->out_off = 0;
+}
+
 /* Writes held records to the lower transport: 1 when none is left, 0 when it would block,
  * -1 when it failed (the connection is then dead: failed is set). */
 static int out_flush(struct tls_transport *tt)
@@ -73,9 +81,7 @@ static int out_flush(struct tls_transport *tt)
 		else
 			tt->failed = true;
 	}
-	free(tt->out);
-	tt->out = NULL;
-	tt->out_len = tt->out_off = 0;
+	out_drop(tt);
 	return tt->failed ? -1 : 1;
 }
 
@@ -338,9 +344,7 @@ static void tls_shut(struct transport *t)
 	struct tls_transport *tt = tls_of(t);
 
 	SSL_set_quiet_shutdown(tt->ssl, 1);
-	free(tt->out);
-	tt->out = NULL;
-	tt->out_len = tt->out_off = 0;
+	out_drop(tt);
 	transport_shut(tt->lower);
 }
 
